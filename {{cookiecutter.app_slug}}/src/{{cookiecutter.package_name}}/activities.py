@@ -1,0 +1,184 @@
+"""Activities: the only code that touches the source, the sink and the state store.
+
+Each activity is idempotent. ``extract_slice`` reads its tables in batches;
+after each batch it writes one part file (deterministic name, atomic rename)
+and then records ``next_batch`` in the state store, so a retried attempt
+resumes after the last finished batch and at most one batch is redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from . import records, sink
+from .config import Settings
+from .errors import permanent, source_errors
+from .heartbeat import auto_heartbeater, record_progress
+from .models import (
+    EXTRACT_SLICE,
+    FINALIZE,
+    PREFLIGHT,
+    BatchCheckpoint,
+    Counts,
+    ExtractionRequest,
+    ExtractionSummary,
+    FinalizeInput,
+    PartRef,
+    PreflightResult,
+    SliceResult,
+    SliceTask,
+)
+from .secrets import SourceConfigError, resolve_source_url
+from .source import CatalogReader, TableRef
+from .state import StateStore
+
+
+class ExtractorActivities:
+    """Activity implementations sharing one worker's engines and state store."""
+
+    def __init__(
+        self, settings: Settings, state: StateStore, env: Mapping[str, str] | None = None
+    ) -> None:
+        self._settings = settings
+        self._state = state
+        self._env = os.environ if env is None else env
+        self._engines: dict[str, AsyncEngine] = {}
+
+    async def close(self) -> None:
+        for engine in self._engines.values():
+            await engine.dispose()
+        self._engines.clear()
+
+    def reader(self, source: str) -> CatalogReader:
+        """Catalog reader for ``source``; engines are pooled per worker."""
+        try:
+            url = resolve_source_url(source, self._env, self._settings.secrets_dir)
+        except SourceConfigError as exc:
+            raise permanent("SourceConfigError", str(exc)) from None
+        cache_key = url.render_as_string(hide_password=False)
+        engine = self._engines.get(cache_key)
+        if engine is None:
+            engine = create_async_engine(url, pool_pre_ping=True)
+            self._engines[cache_key] = engine
+        return CatalogReader(engine, database_label(url))
+
+    @activity.defn(name=PREFLIGHT)
+    @auto_heartbeater
+    async def preflight(self, request: ExtractionRequest) -> PreflightResult:
+        """Check reachability and permissions, then list the schemas to extract."""
+        pattern = compile_pattern(request.schema_pattern)
+        reader = self.reader(request.source)
+        with source_errors(request.source):
+            schemas = await reader.list_schemas(pattern)
+            version = await reader.server_version()
+        activity.logger.info("preflight found %d schemas", len(schemas))
+        return PreflightResult(
+            database=reader.database, dialect=reader.dialect, server_version=version, schemas=schemas
+        )
+
+    @activity.defn(name=EXTRACT_SLICE)
+    @auto_heartbeater
+    async def extract_slice(self, task: SliceTask) -> SliceResult:
+        """Extract one slice of one schema, resuming from its checkpoint."""
+        request, ref = task.run.request, task.slice
+        key = checkpoint_key(task.run.run_key, ref.schema_name, ref.index)
+        entry = await self._state.get(key)
+        checkpoint = BatchCheckpoint.model_validate(entry.value) if entry else BatchCheckpoint()
+        version = entry.version if entry else 0
+        resumed_from = checkpoint.next_batch
+        reader = self.reader(request.source)
+        with source_errors(request.source):
+            tables = (await reader.list_tables(ref.schema_name))[ref.start : ref.stop]
+        batches = chunk(tables, request.batch_size)
+        root = sink.run_dir(request.output, request.source, task.run.workflow_id)
+        for number in range(checkpoint.next_batch, len(batches)):
+            part, counts = await self._extract_batch(reader, task, number, batches[number], root)
+            checkpoint = BatchCheckpoint(
+                next_batch=number + 1, batches=len(batches),
+                counts=checkpoint.counts + counts, parts=[*checkpoint.parts, part],
+            )
+            version = await self._state.put(key, checkpoint.model_dump(), version)
+            record_progress({"schema": ref.schema_name, "slice": ref.index,
+                             "batch": number + 1, "batches": len(batches),
+                             "tables": checkpoint.counts.tables + checkpoint.counts.views})
+        return SliceResult(slice=ref, counts=checkpoint.counts, batches=len(batches),
+                           resumed_from_batch=resumed_from)
+
+    async def _extract_batch(
+        self, reader: CatalogReader, task: SliceTask, number: int, tables: list[TableRef], root: Path
+    ) -> tuple[PartRef, Counts]:
+        ref = task.slice
+        with source_errors(task.run.request.source):
+            found = await reader.read_batch(ref.schema_name, tables)
+        if ref.index == 0 and number == 0:
+            found.append(records.schema(reader.database, ref.schema_name))
+        name = sink.part_name(ref.schema_name, ref.index, number)
+        part = await asyncio.to_thread(sink.write_part, root, name, found)
+        return part, sink.count(found)
+
+    @activity.defn(name=FINALIZE)
+    @auto_heartbeater
+    async def finalize(self, inp: FinalizeInput) -> ExtractionSummary:
+        """Check every slice finished, then write the manifest (counts + checksums)."""
+        run, pre = inp.run, inp.preflight
+        entries = await self._state.scan(run.run_key + "|")
+        checkpoints = [BatchCheckpoint.model_validate(e.value) for e in entries.values()]
+        unfinished = [k for k, c in zip(entries, checkpoints, strict=True) if c.next_batch < c.batches]
+        if len(checkpoints) != inp.expected_slices or unfinished:
+            raise ApplicationError(
+                f"{len(checkpoints)}/{inp.expected_slices} slices checkpointed, "
+                f"{len(unfinished)} unfinished; refusing to write an incomplete manifest"
+            )
+        root = sink.run_dir(run.request.output, run.request.source, run.workflow_id)
+        db_part = await asyncio.to_thread(
+            sink.write_part, root, f"{sink.PARTS_DIR}/_database.jsonl",
+            [records.database(pre.database, pre.dialect, pre.server_version)],
+        )
+        parts = [db_part, *(p for c in checkpoints for p in c.parts)]
+        counts = sum((c.counts for c in checkpoints), Counts())
+        manifest = {
+            "format_version": 1, "workflow_id": run.workflow_id, "source": run.request.source,
+            "database": pre.database, "dialect": pre.dialect, "server_version": pre.server_version,
+            "schema_pattern": run.request.schema_pattern, "counts": counts.model_dump(),
+            "parts": sorted((p.model_dump() for p in parts), key=lambda p: p["path"]),
+        }
+        await asyncio.to_thread(sink.prune_strays, root, {p.path for p in parts})
+        path = await asyncio.to_thread(sink.write_manifest, root, manifest)
+        return ExtractionSummary(workflow_id=run.workflow_id, database=pre.database,
+                                 dialect=pre.dialect, manifest=str(path), counts=counts,
+                                 parts=len(parts))
+
+
+def checkpoint_key(run_key: str, schema: str, slice_index: int) -> str:
+    return f"{run_key}|{sink.schema_key(schema)}|{slice_index:05d}"
+
+
+def chunk(tables: list[TableRef], size: int) -> list[list[TableRef]]:
+    """Batches of ``size``; an empty slice still has one (empty) batch."""
+    return [tables[i : i + size] for i in range(0, len(tables), size)] or [[]]
+
+
+def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        message = f"--schemas pattern {pattern!r} is not a valid regular expression: {exc}"
+        raise permanent("InvalidRequest", message) from None
+
+
+def database_label(url: URL) -> str:
+    """Name used as the first part of every qualified name."""
+    if url.get_backend_name() == "sqlite":
+        return Path(url.database or "memory").stem or "memory"
+    return url.database or url.host or "default"

@@ -1,0 +1,173 @@
+"""Payload models: everything that crosses Temporal is defined here.
+
+Keep them small. Only names, counts and references travel through Temporal;
+catalog records go to the sink, credentials stay on the worker.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+PREFLIGHT = "preflight"
+EXTRACT_SLICE = "extract_slice"
+FINALIZE = "finalize"
+
+ENTITY_KINDS = (
+    "database",
+    "schema",
+    "table",
+    "column",
+    "primary_key",
+    "foreign_key",
+    "unique_constraint",
+    "index",
+)
+VIEW_KINDS = frozenset({"view", "materialized_view"})
+
+
+class ActivityTuning(BaseModel):
+    """Timeouts and retries for every activity of a run."""
+
+    heartbeat_timeout_s: float = 30.0
+    start_to_close_s: float = 3600.0
+    max_attempts: int = 10
+    initial_retry_s: float = 1.0
+    max_retry_s: float = 60.0
+
+    @property
+    def heartbeat_timeout(self) -> timedelta:
+        return timedelta(seconds=self.heartbeat_timeout_s)
+
+    @property
+    def start_to_close(self) -> timedelta:
+        return timedelta(seconds=self.start_to_close_s)
+
+
+class ExtractionRequest(BaseModel):
+    """Input of ``ExtractionWorkflow``. ``source`` is a name, never a DSN."""
+
+    source: str = "default"
+    output: str
+    schema_pattern: str | None = None
+    batch_size: int = Field(default=200, ge=1)
+    slice_size: int = Field(default=2000, ge=1)
+    max_parallel_slices: int = Field(default=4, ge=1)
+    max_parallel_children: int = Field(default=2, ge=1)
+    slices_per_child: int = Field(default=200, ge=1, le=1000)
+    tuning: ActivityTuning = ActivityTuning()
+
+
+class SchemaInfo(BaseModel):
+    name: str
+    tables: int
+
+
+class PreflightResult(BaseModel):
+    database: str
+    dialect: str
+    server_version: str
+    schemas: list[SchemaInfo]
+
+
+class RunContext(BaseModel):
+    """Identity of one workflow run; activities derive keys and paths from it."""
+
+    workflow_id: str
+    run_id: str
+    request: ExtractionRequest
+
+    @property
+    def run_key(self) -> str:
+        """State-store prefix: a new run of the same workflow id starts afresh."""
+        return f"{self.workflow_id}:{self.run_id}"
+
+
+class SliceRef(BaseModel):
+    """Tables ``[start, stop)`` of one schema, in name order."""
+
+    schema_name: str
+    index: int
+    start: int
+    stop: int
+
+
+class SliceTask(BaseModel):
+    run: RunContext
+    slice: SliceRef
+
+
+class Counts(BaseModel):
+    """Record counts per entity kind; views are counted apart from tables."""
+
+    schemas: int = 0
+    tables: int = 0
+    views: int = 0
+    columns: int = 0
+    primary_keys: int = 0
+    foreign_keys: int = 0
+    unique_constraints: int = 0
+    indexes: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(**{k: getattr(self, k) + getattr(other, k) for k in Counts.model_fields})
+
+
+class SliceResult(BaseModel):
+    slice: SliceRef
+    counts: Counts
+    batches: int
+    resumed_from_batch: int = 0
+
+
+class SlicesInput(BaseModel):
+    """Input of one child workflow: a bounded group of slices."""
+
+    run: RunContext
+    parent_workflow_id: str
+    slices: list[SliceRef]
+
+
+class FinalizeInput(BaseModel):
+    run: RunContext
+    preflight: PreflightResult
+    expected_slices: int
+
+
+class ExtractionSummary(BaseModel):
+    workflow_id: str
+    database: str
+    dialect: str
+    manifest: str
+    counts: Counts
+    parts: int
+
+
+class Progress(BaseModel):
+    """Snapshot returned by the workflow's ``progress`` query."""
+
+    stage: str = "starting"
+    schemas_total: int = 0
+    slices_total: int = 0
+    slices_done: int = 0
+    tables_total: int = 0
+    tables_done: int = 0
+
+
+class BatchCheckpoint(BaseModel):
+    """State-store value for one slice: where to resume and what was written."""
+
+    next_batch: int = 0
+    batches: int = 0
+    counts: Counts = Counts()
+    parts: list[PartRef] = []
+
+
+class PartRef(BaseModel):
+    path: str
+    records: int
+    sha256: str
+
+
+BatchCheckpoint.model_rebuild()

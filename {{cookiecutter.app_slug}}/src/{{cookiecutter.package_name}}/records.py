@@ -1,0 +1,79 @@
+"""Record shapes written to the sink, one builder per entity kind.
+
+Every record has ``kind`` and ``qualified_name``; together they are the
+record's idempotency key. Qualified names quote each part SQL-style
+(``"db"."schema"."table"``) so dots, quotes and spaces in identifiers can
+never make two objects collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def qualify(*parts: str) -> str:
+    """Unambiguous dotted name: each part double-quoted, inner quotes doubled."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+def database(name: str, dialect: str, server_version: str) -> Record:
+    return {"kind": "database", "qualified_name": qualify(name), "name": name,
+            "dialect": dialect, "server_version": server_version}
+
+
+def schema(db: str, name: str) -> Record:
+    return {"kind": "schema", "qualified_name": qualify(db, name), "database": db, "name": name}
+
+
+def table(db: str, schema: str, name: str, table_type: str, comment: str | None,
+          view_definition: str | None) -> Record:
+    return {"kind": "table", "qualified_name": qualify(db, schema, name), "database": db,
+            "schema": schema, "name": name, "table_type": table_type, "comment": comment,
+            "view_definition": view_definition}
+
+
+def column(db: str, schema: str, table: str, ordinal: int, name: str, data_type: str,
+           nullable: bool, default: str | None, comment: str | None) -> Record:
+    return {"kind": "column", "qualified_name": qualify(db, schema, table, name),
+            "table": qualify(db, schema, table), "name": name, "ordinal": ordinal,
+            "data_type": data_type, "nullable": bool(nullable), "default": default,
+            "comment": comment}
+
+
+def primary_key(db: str, schema: str, table: str, name: str | None,
+                columns: Sequence[str]) -> Record:
+    label = name or "primary_key"
+    return {"kind": "primary_key", "qualified_name": qualify(db, schema, table, label),
+            "table": qualify(db, schema, table), "name": name, "columns": list(columns)}
+
+
+def foreign_key(db: str, schema: str, table: str, fk: dict[str, Any],
+                default_schema: str) -> Record:
+    referred_schema = fk.get("referred_schema") or default_schema
+    referred = qualify(db, referred_schema, fk["referred_table"])
+    columns = list(fk["constrained_columns"])
+    label = fk.get("name") or f"fk({','.join(columns)})->{referred}"
+    return {"kind": "foreign_key", "qualified_name": qualify(db, schema, table, label),
+            "table": qualify(db, schema, table), "name": fk.get("name"), "columns": columns,
+            "referred_table": referred, "referred_columns": list(fk["referred_columns"]),
+            "on_delete": (fk.get("options") or {}).get("ondelete"),
+            "on_update": (fk.get("options") or {}).get("onupdate")}
+
+
+def unique_constraint(db: str, schema: str, table: str, name: str | None,
+                      columns: Sequence[str]) -> Record:
+    label = name or f"unique({','.join(columns)})"
+    return {"kind": "unique_constraint", "qualified_name": qualify(db, schema, table, label),
+            "table": qualify(db, schema, table), "name": name, "columns": list(columns)}
+
+
+def index(db: str, schema: str, table: str, ix: dict[str, Any]) -> Record:
+    columns = [c if c is not None else "<expression>" for c in ix.get("column_names", [])]
+    expressions = [e for e in ix.get("expressions") or [] if e is not None]
+    return {"kind": "index", "qualified_name": qualify(db, schema, table, ix["name"]),
+            "table": qualify(db, schema, table), "name": ix["name"], "columns": columns,
+            "expressions": expressions, "unique": bool(ix.get("unique")),
+            "backs_constraint": ix.get("duplicates_constraint")}

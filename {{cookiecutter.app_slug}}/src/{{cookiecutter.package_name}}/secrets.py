@@ -1,0 +1,85 @@
+"""Resolve a source *name* into a DSN, on the worker, at run time.
+
+Workflow inputs carry only the source name (payloads are visible in the
+Temporal UI). The DSN comes from ``SOURCE_<NAME>_DSN`` in the environment or
+from a file of that name in the secrets directory (a mounted Kubernetes
+Secret). An optional ``SOURCE_<NAME>_PASSWORD`` (env or file) is injected
+into the DSN so the password can live in its own secret key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+class SourceConfigError(ValueError):
+    """The source is not configured, or its DSN is unusable. Never retried."""
+
+
+def env_key(source: str, suffix: str = "DSN") -> str:
+    """Name of the variable (and secret file) that configures ``source``."""
+    if not _NAME.match(source):
+        raise SourceConfigError(
+            f"source name {source!r} is invalid: use a letter then letters, digits or '_'"
+        )
+    return f"SOURCE_{source.upper()}_{suffix}"
+
+
+def resolve_source_url(source: str, env: Mapping[str, str], secrets_dir: Path) -> URL:
+    """Return the async SQLAlchemy URL for ``source``; raise a clear error if unset."""
+    key = env_key(source)
+    raw = _lookup(key, env, secrets_dir)
+    if raw is None:
+        raise SourceConfigError(
+            f"source {source!r} is not configured on this worker: "
+            f"set {key} or create the file {secrets_dir / key}"
+        )
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SourceConfigError(f"{key} is not a valid database URL") from None
+    password = _lookup(env_key(source, "PASSWORD"), env, secrets_dir)
+    if password is not None:
+        url = url.set(password=password)
+    return to_async_url(url)
+
+
+def to_async_url(url: URL) -> URL:
+    """Swap a plain ``postgresql://`` style URL for its asyncio driver."""
+    backend = url.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise SourceConfigError(f"unsupported database {backend!r}; use one of {sorted(_ASYNC_DRIVERS)}")
+    if "+" in url.drivername and url.drivername in _ASYNC_DRIVERS.values():
+        return url
+    return url.set(drivername=_ASYNC_DRIVERS[backend])
+
+
+def redact(text: str, *secrets: str) -> str:
+    """Hide passwords in DSNs (``user:***@``) and any given secret strings."""
+    text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _lookup(key: str, env: Mapping[str, str], secrets_dir: Path) -> str | None:
+    if env.get(key):
+        return env[key]
+    path = secrets_dir / key
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    return None

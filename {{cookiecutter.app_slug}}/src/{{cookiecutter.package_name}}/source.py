@@ -1,0 +1,197 @@
+"""Catalog reader: turns one schema, one batch of tables at a time, into records.
+
+It uses SQLAlchemy 2 bulk reflection (``Inspector.get_multi_*`` with
+``filter_names=``), so a batch costs one catalog query per entity kind rather
+than one per table. To support a new source, keep the record shapes of
+``records.py`` and change how they are read here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Dialect, Inspector
+from sqlalchemy.engine.reflection import ObjectKind, ObjectScope
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.types import TypeEngine
+
+from . import records
+from .models import SchemaInfo
+
+SYSTEM_SCHEMAS = frozenset(
+    {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
+)
+_PG_KINDS = {"r": "table", "p": "partitioned_table", "v": "view", "m": "materialized_view", "f": "foreign_table"}
+_PG_TABLES = text(
+    "SELECT c.relname, c.relkind::text FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+)
+
+
+@dataclass(frozen=True, order=True)
+class TableRef:
+    name: str
+    kind: str
+
+
+class CatalogReader:
+    """Reads catalog metadata from one source database."""
+
+    def __init__(self, engine: AsyncEngine, database: str) -> None:
+        self.engine = engine
+        self.database = database
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def server_version(self) -> str:
+        async with self.engine.connect():
+            info = self.engine.dialect.server_version_info
+        return ".".join(str(part) for part in info or ())
+
+    async def list_schemas(self, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
+        """User schemas matching ``pattern``, with their table counts, by name."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_list_schemas, pattern)
+
+    async def list_tables(self, schema: str) -> list[TableRef]:
+        """Tables and views of ``schema`` in a stable (name) order."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_list_tables, schema)
+
+    async def read_batch(self, schema: str, tables: Sequence[TableRef]) -> list[dict[str, Any]]:
+        """All records of ``tables`` (one schema), in a deterministic order."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_read_batch, self.database, schema, list(tables))
+
+
+def _list_schemas(conn: Connection, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
+    insp = inspect(conn)
+    names = sorted(
+        name
+        for name in insp.get_schema_names()
+        if name not in SYSTEM_SCHEMAS
+        and not name.startswith("pg_")
+        and (pattern is None or pattern.search(name))
+    )
+    return [SchemaInfo(name=name, tables=len(_list_tables(conn, name))) for name in names]
+
+
+def _list_tables(conn: Connection, schema: str) -> list[TableRef]:
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_PG_TABLES, {"schema": schema})
+        return sorted(TableRef(name, _PG_KINDS[kind]) for name, kind in rows)
+    insp = inspect(conn)
+    found = {name: "table" for name in insp.get_table_names(schema=schema)}
+    found.update({name: "view" for name in insp.get_view_names(schema=schema)})
+    return sorted(TableRef(name, kind) for name, kind in found.items())
+
+
+def _read_batch(
+    conn: Connection, database: str, schema: str, tables: list[TableRef]
+) -> list[dict[str, Any]]:
+    if not tables:
+        return []
+    insp = inspect(conn)
+    names = [t.name for t in tables]
+    reflected = _reflect(insp, schema, names)
+    default_schema = insp.default_schema_name or schema
+    out: list[dict[str, Any]] = []
+    for table in tables:
+        key = (schema, table.name)
+        view_sql = _view_definition(insp, schema, table)
+        out.append(
+            records.table(database, schema, table.name, table.kind,
+                          reflected["comments"].get(key, {}).get("text"), view_sql)
+        )
+        for ordinal, col in enumerate(reflected["columns"].get(key, []), start=1):
+            out.append(
+                records.column(database, schema, table.name, ordinal, col["name"],
+                               type_name(conn.dialect, col["type"]), col.get("nullable", True),
+                               col.get("default"), col.get("comment"))
+            )
+        pk = reflected["pks"].get(key) or {}
+        if pk.get("constrained_columns"):
+            out.append(records.primary_key(database, schema, table.name, pk.get("name"),
+                                           pk["constrained_columns"]))
+        for fk in reflected["fks"].get(key, []):
+            out.append(records.foreign_key(database, schema, table.name, fk, default_schema))
+        for uc in reflected["uniques"].get(key, []):
+            out.append(records.unique_constraint(database, schema, table.name, uc.get("name"),
+                                                 uc["column_names"]))
+        for ix in reflected["indexes"].get(key, []):
+            out.append(records.index(database, schema, table.name, ix))
+    return out
+
+
+def _reflect(insp: Inspector, schema: str, names: list[str]) -> dict[str, dict[Any, Any]]:
+    """One bulk call per entity kind, keyed by ``(schema, table)``."""
+    kw: dict[str, Any] = {
+        "schema": schema, "filter_names": names, "kind": ObjectKind.ANY, "scope": ObjectScope.ANY,
+    }
+    calls: dict[str, Callable[..., Any]] = {
+        "columns": insp.get_multi_columns,
+        "pks": insp.get_multi_pk_constraint,
+        "fks": insp.get_multi_foreign_keys,
+        "uniques": insp.get_multi_unique_constraints,
+        "indexes": insp.get_multi_indexes,
+        "comments": insp.get_multi_table_comment,
+    }
+    out: dict[str, dict[Any, Any]] = {}
+    for label, call in calls.items():
+        try:
+            result: dict[tuple[str | None, str], Any] = dict(call(**kw))
+        except NotImplementedError:
+            result = {}
+        out[label] = {(schema, name): value for (_, name), value in result.items()}
+    if insp.dialect.name == "sqlite":
+        _sqlite_fk_actions(insp.bind, schema, out["fks"])
+    return out
+
+
+def _sqlite_fk_actions(conn: Any, schema: str, fks: dict[Any, list[dict[str, Any]]]) -> None:
+    """SQLAlchemy drops SQLite's ON DELETE/UPDATE; read them from the pragma."""
+    for (_, table), found in fks.items():
+        rows = conn.exec_driver_sql(
+            f"PRAGMA {_sqlite_quote(schema)}.foreign_key_list({_sqlite_quote(table)})"
+        ).mappings().all()
+        actions: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {}
+        columns: dict[int, list[str]] = {}
+        for row in rows:
+            columns.setdefault(row["id"], []).append(row["from"])
+            actions[(row["table"], tuple(columns[row["id"]]))] = (row["on_delete"], row["on_update"])
+        for fk in found:
+            on_delete, on_update = actions.get((fk["referred_table"], tuple(fk["constrained_columns"])), ("", ""))
+            options = fk.setdefault("options", {})
+            if on_delete and on_delete != "NO ACTION":
+                options.setdefault("ondelete", on_delete)
+            if on_update and on_update != "NO ACTION":
+                options.setdefault("onupdate", on_update)
+
+
+def _sqlite_quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _view_definition(insp: Inspector, schema: str, table: TableRef) -> str | None:
+    if table.kind not in ("view", "materialized_view"):
+        return None
+    try:
+        definition = insp.get_view_definition(table.name, schema=schema)
+    except NotImplementedError:
+        return None
+    return str(definition).strip() if definition else None
+
+
+def type_name(dialect: Dialect, type_: TypeEngine[Any]) -> str:
+    """Declared type as the source spells it; falls back to the generic name."""
+    try:
+        return str(type_.compile(dialect=dialect))
+    except Exception:  # noqa: BLE001 - unknown/unsupported types still need a name
+        return type(type_).__name__.upper()

@@ -1,0 +1,125 @@
+"""Checkpoint store: a versioned key/value table behind SQLAlchemy async.
+
+SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) is the
+production choice because every worker replica must see the same state.
+Writes are compare-and-set on a version number, so two workers that both
+think they own a slice cannot silently overwrite each other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, event, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .secrets import to_async_url
+
+_metadata = MetaData()
+checkpoints = Table(
+    "extractor_checkpoints",
+    _metadata,
+    Column("key", String(1024), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class VersionConflict(RuntimeError):
+    """Another writer changed the key since we read it."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    version: int
+    value: dict[str, Any]
+
+
+class StateStore:
+    """Async versioned key/value store. Create with ``await StateStore.open(url)``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @classmethod
+    async def open(cls, url: str) -> StateStore:
+        """Connect and create the table if missing (safe to call on every start)."""
+        engine = _create_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(_metadata.create_all, checkfirst=True)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def get(self, key: str) -> Entry | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(checkpoints.c.version, checkpoints.c.value).where(checkpoints.c.key == key)
+                )
+            ).first()
+        return None if row is None else Entry(row.version, json.loads(row.value))
+
+    async def put(self, key: str, value: dict[str, Any], expected_version: int) -> int:
+        """Write ``value`` if the stored version is ``expected_version`` (0 = absent).
+
+        Returns the new version; raises ``VersionConflict`` otherwise.
+        """
+        now = datetime.now(UTC)
+        text = json.dumps(value, sort_keys=True)
+        new_version = expected_version + 1
+        async with self._engine.begin() as conn:
+            if expected_version == 0:
+                try:
+                    await conn.execute(
+                        insert(checkpoints).values(key=key, version=1, value=text, updated_at=now)
+                    )
+                except IntegrityError:
+                    raise VersionConflict(f"{key!r} already exists") from None
+                return 1
+            result = await conn.execute(
+                update(checkpoints)
+                .where(checkpoints.c.key == key, checkpoints.c.version == expected_version)
+                .values(version=new_version, value=text, updated_at=now)
+            )
+            if result.rowcount != 1:
+                raise VersionConflict(f"{key!r} is no longer at version {expected_version}")
+        return new_version
+
+    async def scan(self, prefix: str) -> dict[str, Entry]:
+        """All entries whose key starts with ``prefix``, by key."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(checkpoints.c.key, checkpoints.c.version, checkpoints.c.value)
+                .where(checkpoints.c.key.like(escaped + "%", escape="\\"))
+                .order_by(checkpoints.c.key)
+            )
+            return {r.key: Entry(r.version, json.loads(r.value)) for r in rows}
+
+
+def _create_engine(url: str) -> AsyncEngine:
+    parsed = to_async_url(make_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(parsed, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """WAL lets readers run beside the one writer several activities may share."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,145 @@
+"""Workflows: deterministic orchestration only, no I/O.
+
+``ExtractionWorkflow`` (parent) runs ``preflight``, plans slices of at most
+``slice_size`` tables per schema, fans them out to ``ExtractSlicesWorkflow``
+children of at most ``slices_per_child`` activities each (so no history
+grows past ~1,000 activities), then runs ``finalize``. Only names, counts
+and references cross Temporal; the records themselves go to the sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from .errors import NON_RETRYABLE_TYPES
+    from .models import (
+        EXTRACT_SLICE,
+        FINALIZE,
+        PREFLIGHT,
+        ActivityTuning,
+        Counts,
+        ExtractionRequest,
+        ExtractionSummary,
+        FinalizeInput,
+        PreflightResult,
+        Progress,
+        RunContext,
+        SchemaInfo,
+        SliceRef,
+        SliceResult,
+        SlicesInput,
+        SliceTask,
+    )
+
+SLICE_DONE_SIGNAL = "slice_done"
+
+
+def activity_options(tuning: ActivityTuning) -> dict[str, Any]:
+    """Timeouts and retry policy shared by every activity of a run."""
+    return {
+        "start_to_close_timeout": tuning.start_to_close,
+        "heartbeat_timeout": tuning.heartbeat_timeout,
+        "retry_policy": RetryPolicy(
+            initial_interval=timedelta(seconds=tuning.initial_retry_s),
+            maximum_interval=timedelta(seconds=tuning.max_retry_s),
+            maximum_attempts=tuning.max_attempts,
+            non_retryable_error_types=list(NON_RETRYABLE_TYPES),
+        ),
+    }
+
+
+def plan_slices(schemas: list[SchemaInfo], slice_size: int) -> list[SliceRef]:
+    """Split every schema into table ranges; an empty schema still gets one slice."""
+    slices = []
+    for schema in schemas:
+        starts = range(0, max(schema.tables, 1), slice_size)
+        for index, start in enumerate(starts):
+            stop = min(start + slice_size, schema.tables)
+            slices.append(SliceRef(schema_name=schema.name, index=index, start=start, stop=stop))
+    return slices
+
+
+@workflow.defn
+class ExtractionWorkflow:
+    """Parent: preflight → children over slices → finalize."""
+
+    def __init__(self) -> None:
+        self._progress = Progress()
+
+    @workflow.run
+    async def run(self, request: ExtractionRequest) -> ExtractionSummary:
+        info = workflow.info()
+        run = RunContext(workflow_id=info.workflow_id, run_id=info.run_id, request=request)
+        options = activity_options(request.tuning)
+        self._progress.stage = "preflight"
+        pre = await workflow.execute_activity(
+            PREFLIGHT, request, result_type=PreflightResult, **options
+        )
+        slices = plan_slices(pre.schemas, request.slice_size)
+        self._progress = Progress(
+            stage="extracting", schemas_total=len(pre.schemas), slices_total=len(slices),
+            tables_total=sum(s.tables for s in pre.schemas),
+        )
+        size = request.slices_per_child
+        groups = [slices[i : i + size] for i in range(0, len(slices), size)]
+        gate = asyncio.Semaphore(request.max_parallel_children)
+
+        async def child(number: int, group: list[SliceRef]) -> Counts:
+            async with gate:
+                counts: Counts = await workflow.execute_child_workflow(
+                    ExtractSlicesWorkflow.run,
+                    SlicesInput(run=run, parent_workflow_id=info.workflow_id, slices=group),
+                    id=f"{info.workflow_id}/slices-{number:04d}",
+                )
+                return counts
+
+        await asyncio.gather(*(child(n, g) for n, g in enumerate(groups)))
+        self._progress.stage = "finalizing"
+        summary: ExtractionSummary = await workflow.execute_activity(
+            FINALIZE,
+            FinalizeInput(run=run, preflight=pre, expected_slices=len(slices)),
+            result_type=ExtractionSummary,
+            **options,
+        )
+        self._progress.stage = "done"
+        return summary
+
+    @workflow.signal(name=SLICE_DONE_SIGNAL)
+    def slice_done(self, result: SliceResult) -> None:
+        """Children report each finished slice so progress is live."""
+        self._progress.slices_done += 1
+        self._progress.tables_done += result.counts.tables + result.counts.views
+
+    @workflow.query
+    def progress(self) -> Progress:
+        return self._progress
+
+
+@workflow.defn
+class ExtractSlicesWorkflow:
+    """Child: extract a bounded group of slices with bounded parallelism."""
+
+    @workflow.run
+    async def run(self, inp: SlicesInput) -> Counts:
+        request = inp.run.request
+        options = activity_options(request.tuning)
+        parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
+        gate = asyncio.Semaphore(request.max_parallel_slices)
+
+        async def one(ref: SliceRef) -> Counts:
+            async with gate:
+                result: SliceResult = await workflow.execute_activity(
+                    EXTRACT_SLICE, SliceTask(run=inp.run, slice=ref),
+                    result_type=SliceResult, **options,
+                )
+            await parent.signal(SLICE_DONE_SIGNAL, result)
+            return result.counts
+
+        counts = await asyncio.gather(*(one(ref) for ref in inp.slices))
+        return sum(counts, Counts())
