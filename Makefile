@@ -1,0 +1,28 @@
+# Template repository tasks. Every target bootstraps what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export UV_CACHE_DIR ?= $(HOME)/.cache/uv
+export TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+export TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/
+
+.PHONY: test demo clean
+
+$(BIN)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.txt
+	touch $@
+
+## Run every template test: hooks, renderings, each generated app's lint, types and tests.
+test: $(BIN)/.installed
+	$(BIN)/pytest -q tests
+
+## Render an app with the default answers and run an end-to-end extraction on the embedded default.
+demo: $(BIN)/.installed
+	rm -rf demo
+	$(BIN)/cookiecutter --no-input --output-dir demo .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(MAKE) -C demo/catalog-extractor dev
+
+clean:
+	rm -rf $(VENV) demo
