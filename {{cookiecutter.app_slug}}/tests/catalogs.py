@@ -95,7 +95,9 @@ CREATE TABLE employees (
     CONSTRAINT uq_employees_email UNIQUE (email)
 );
 CREATE INDEX ix_employees_department ON employees (department_id);
-CREATE TABLE customers (id BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, account_manager_id INTEGER REFERENCES employees(id));
+CREATE TABLE customers (
+    id BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, account_manager_id INTEGER REFERENCES employees(id)
+);
 CREATE TABLE orders (
     id BIGINT NOT NULL PRIMARY KEY,
     customer_id BIGINT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
