@@ -23,6 +23,7 @@ from . import records, sink
 from .config import Settings
 from .errors import permanent, source_errors
 from .heartbeat import auto_heartbeater, record_progress
+from .logs import log_context
 from .models import (
     EXTRACT_SLICE,
     FINALIZE,
@@ -89,6 +90,14 @@ class ExtractorActivities:
     @auto_heartbeater
     async def extract_slice(self, task: SliceTask) -> SliceResult:
         """Extract one slice of one schema, resuming from its checkpoint."""
+        with log_context(schema=task.slice.schema_name, slice=task.slice.index):
+            try:
+                return await self._extract_slice(task)
+            except asyncio.CancelledError:
+                activity.logger.warning("slice cancelled (run cancelled or worker draining); checkpoint kept")
+                raise
+
+    async def _extract_slice(self, task: SliceTask) -> SliceResult:
         request, ref = task.run.request, task.slice
         key = checkpoint_key(task.run.run_key, ref.schema_name, ref.index)
         entry = await self._state.get(key)
@@ -107,9 +116,15 @@ class ExtractorActivities:
                 counts=checkpoint.counts + counts, parts=[*checkpoint.parts, part],
             )
             version = await self._state.put(key, checkpoint.model_dump(), version)
-            record_progress({"schema": ref.schema_name, "slice": ref.index,
+            done = checkpoint.counts.tables + checkpoint.counts.views
+            record_progress({"status": f"{ref.schema_name} slice {ref.index}: batch {number + 1}/{len(batches)}, "
+                                       f"{done}/{len(tables)} tables",
+                             "schema": ref.schema_name, "slice": ref.index,
                              "batch": number + 1, "batches": len(batches),
-                             "tables": checkpoint.counts.tables + checkpoint.counts.views})
+                             "tables": done, "tables_in_slice": len(tables)})
+            activity.logger.debug("batch %d/%d written: %s", number + 1, len(batches), part.path)
+        activity.logger.info("slice done: %d tables in %d batches (resumed at batch %d)",
+                             checkpoint.counts.tables + checkpoint.counts.views, len(batches), resumed_from)
         return SliceResult(slice=ref, counts=checkpoint.counts, batches=len(batches),
                            resumed_from_batch=resumed_from)
 

@@ -1,10 +1,13 @@
 """Command line: the door into the app.
 
-    {{ cookiecutter.app_slug }} worker                     run a worker until SIGTERM
-    {{ cookiecutter.app_slug }} extract --output PATH      run one extraction and wait
-    {{ cookiecutter.app_slug }} dev                        everything in one process, no setup
+    {{ cookiecutter.app_slug }} worker                       run a worker until SIGTERM
+    {{ cookiecutter.app_slug }} extract [--follow]           start an extraction and wait for its summary
+    {{ cookiecutter.app_slug }} status WORKFLOW_ID           print a run's state and progress once
+    {{ cookiecutter.app_slug }} cancel WORKFLOW_ID           cancel a run; its activities stop at their next heartbeat
+    {{ cookiecutter.app_slug }} dev                          everything in one process, no setup
 
-Exit codes: 0 success, 1 the run failed, 2 usage error, 3 cancelled.
+Settings come from CLI options, then environment variables, then ``.env``;
+each option's help names its variable. Exit codes: see ``EXIT_*`` below.
 """
 
 from __future__ import annotations
@@ -13,87 +16,220 @@ import argparse
 import asyncio
 import os
 import sys
+from dataclasses import MISSING, fields, replace
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 from rich.console import Console
-from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import CancelledError
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import CancelledError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from .config import APP_SLUG, ConfigError, Settings
 from .logs import configure_logging
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
+EXIT_OK = 0  # success (status: the run is running or completed)
+EXIT_FAILED = 1  # the run failed, timed out or was terminated
+EXIT_USAGE = 2  # bad option, bad setting or unknown workflow id
+EXIT_CANCELLED = 3  # the run was cancelled
+EXIT_UNREACHABLE = 4  # Temporal could not be reached
+EXIT_INTERRUPTED = 130  # Ctrl-C while following; the run itself goes on
+
+EXIT_CODES_HELP = (
+    f"exit codes: {EXIT_OK} success, {EXIT_FAILED} run failed, {EXIT_USAGE} usage error, "
+    f"{EXIT_CANCELLED} run cancelled, {EXIT_UNREACHABLE} Temporal unreachable, {EXIT_INTERRUPTED} interrupted"
+)
+
+# Options that override a setting: flag --x-y sets field x_y (env X_Y). Help text per field.
+SETTING_HELP: dict[str, str] = {
+    "log_level": "log level",
+    "log_format": "log format: console (humans) or json (one object per line)",
+    "task_queue": "Temporal task queue",
+    "output_dir": "output folder, as the workers see it",
+    "batch_size": "tables read per batch (one part file and one checkpoint per batch)",
+    "slice_size": "tables per slice (one activity per slice)",
+    "slices_per_child": "slices per child workflow",
+    "max_parallel_slices": "slice activities running at once per child",
+    "heartbeat_timeout_seconds": "activity heartbeat timeout; cancellation reaches activities within it",
+    "activity_max_attempts": "attempts per activity before the run fails",
+    "state_store_url": "checkpoint store (SQLAlchemy async URL)",
+    "max_concurrent_activities": "activities this worker runs at once",
+    "graceful_shutdown_seconds": "on SIGTERM, time in-flight activities get to finish",
+    "health_port": "port of the /livez and /readyz probes",
+    "metrics_port": "port of the Prometheus metrics (0 disables)",
+}
+COMMON_SETTINGS = ("log_level", "log_format")
+RUN_SETTINGS = ("task_queue", "output_dir", "batch_size", "slice_size", "slices_per_child",
+                "max_parallel_slices", "heartbeat_timeout_seconds", "activity_max_attempts")
+WORKER_SETTINGS = ("task_queue", "state_store_url", "max_concurrent_activities", "graceful_shutdown_seconds",
+                   "health_port", "metrics_port", "heartbeat_timeout_seconds")
+ALIASES = {"output_dir": ("--output",)}
+PER_RUN = "[per run; no env var]"
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=APP_SLUG, description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("worker", help="run a worker (env: TEMPORAL_ADDRESS, TASK_QUEUE, ...)")
-    ex = sub.add_parser("extract", help="start an extraction and wait for its summary")
-    ex.add_argument("--source", default="default", help="source name; its DSN is SOURCE_<NAME>_DSN on the workers")
-    ex.add_argument("--output", type=Path, help="output folder on the workers [env: OUTPUT_DIR]")
-    ex.add_argument("--schemas", help="regex; only matching schemas are extracted")
-    ex.add_argument("--workflow-id", help="reuse an id to resume a failed run's checkpoints")
-    ex.add_argument("--no-progress", action="store_true", help="do not show the live progress bar")
-    dev = sub.add_parser("dev", help="start a dev Temporal server + worker and run one extraction")
-    dev.add_argument("--source-url", help="source DSN (default: a generated SQLite sample)")
-    dev.add_argument("--output", type=Path, default=Path("output"), help="output folder")
-    dev.add_argument("--workdir", type=Path, default=Path(".dev"), help="sample db and state store folder")
+    p = argparse.ArgumentParser(
+        prog=APP_SLUG, description=(__doc__ or "").split("\n\n")[0],
+        epilog=f"`{APP_SLUG} COMMAND --help` lists a command's options and their env vars. "
+               f"Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*. "
+               f"{EXIT_CODES_HELP}.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _command(sub, "worker", "run a worker until SIGTERM, then drain", WORKER_SETTINGS)
+
+    ex = _command(sub, "extract", "start an extraction and wait for its summary", RUN_SETTINGS)
+    ex.add_argument("--source", default="default",
+                    help=f"source name; workers read its DSN from SOURCE_<NAME>_DSN (default: default) {PER_RUN}")
+    ex.add_argument("--schemas", metavar="REGEX", help=f"only schemas matching this regex {PER_RUN}")
+    ex.add_argument("--workflow-id", help=f"reuse a failed run's id to resume from its checkpoints {PER_RUN}")
+    mode = ex.add_mutually_exclusive_group()
+    mode.add_argument("--follow", action="store_true",
+                      help=f"show live progress (schemas, tables, rate, ETA) until the run ends {PER_RUN}")
+    mode.add_argument("--detach", action="store_true",
+                      help=f"print the workflow id and return at once; see `status` {PER_RUN}")
+
+    st = _command(sub, "status", "print a run's state and progress snapshot once", ())
+    st.add_argument("workflow_id", help="the run's workflow id (printed by extract)")
+
+    ca = _command(sub, "cancel", "cancel a run; activities stop at their next heartbeat", ())
+    ca.add_argument("workflow_id", help="the run's workflow id")
+    ca.add_argument("--wait-seconds", type=float, default=60.0,
+                    help=f"how long to wait for the run to close; 0 returns at once (default: 60) {PER_RUN}")
+
+    dev = _command(sub, "dev", "start a dev Temporal server + worker and run one extraction with progress",
+                   ("task_queue",))
+    dev.add_argument("--source-url", help=f"source DSN (default: a generated SQLite sample) {PER_RUN}")
+    dev.add_argument("--output", type=Path, default=Path("output"), help=f"output folder (default: output) {PER_RUN}")
+    dev.add_argument("--workdir", type=Path, default=Path(".dev"),
+                     help=f"sample db and state store folder (default: .dev) {PER_RUN}")
+    dev.add_argument("--batch-size", type=int, default=2,
+                     help=f"small on purpose so the sample's progress moves (default: 2) {PER_RUN}")
+    dev.add_argument("--slice-size", type=int, default=4, help=f"tables per slice (default: 4) {PER_RUN}")
     return p
 
 
+def _command(sub: Any, name: str, help_text: str, settings: tuple[str, ...]) -> argparse.ArgumentParser:
+    cmd: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text,
+                                                  epilog=EXIT_CODES_HELP)
+    for field in (*COMMON_SETTINGS, *settings):
+        _setting_option(cmd, field)
+    return cmd
+
+
+def _setting_option(cmd: argparse.ArgumentParser, field: str) -> None:
+    default = _SETTING_DEFAULTS[field]
+    cmd.add_argument(
+        f"--{field.replace('_', '-')}", *ALIASES.get(field, ()), dest=f"setting_{field}",
+        metavar=_METAVARS.get(_SETTING_TYPES[field], field.split("_")[-1].upper()),
+        help=f"{SETTING_HELP[field]} [env: {field.upper()}, default: {default}]",
+    )
+
+
+_SETTING_DEFAULTS = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
+_SETTING_TYPES = {f.name: str(f.type) for f in fields(Settings)}
+_METAVARS = {"int": "N", "float": "SECONDS", "Path": "PATH"}
+
+
+def setting_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """Env-style overrides (``BATCH_SIZE=...``) from the options the user gave."""
+    prefix = "setting_"
+    return {k[len(prefix):].upper(): str(v) for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on a usage error and 0 after --help
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     load_dotenv(".env", override=False)
     try:
-        settings = Settings.from_env(dotenv_path=None)
+        settings = Settings.from_env({**os.environ, **setting_overrides(args)}, dotenv_path=None)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings.log_level, settings.log_format)
     try:
-        return asyncio.run(_dispatch(args, settings))
+        return asyncio.run(dispatch(args, settings, Console()))
     except KeyboardInterrupt:
-        return EXIT_CANCELLED
+        print("\ninterrupted; a started run goes on: use `status` or `cancel` with its workflow id", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+async def dispatch(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Run one command; Temporal and workflow errors become exit codes with a readable line."""
     if args.command == "worker":
         from .worker import serve
 
         return await serve(settings)
-    if args.command == "extract":
-        return await _extract(args, settings)
-    return await _dev(args, settings)
-
-
-async def _extract(args: argparse.Namespace, settings: Settings) -> int:
-    from . import runs
+    if args.command == "dev":
+        return await _dev(args, settings, console)
     from .worker import connect
 
-    console = Console()
-    client = await connect(settings)
-    output = args.output or settings.output_dir
-    request = runs.build_request(settings, args.source, output, args.schemas)
-    handle = await runs.start(client, settings, request, args.workflow_id or runs.default_workflow_id(args.source))
-    console.print(f"started workflow {handle.id}")
-    return await _await_summary(handle, console, progress=not args.no_progress)
-
-
-async def _await_summary(handle: object, console: Console, progress: bool) -> int:
+    try:
+        client = await connect(settings)
+    except RuntimeError as exc:
+        console.print(f"[red]cannot reach Temporal:[/red] {exc}", soft_wrap=True)
+        return EXIT_UNREACHABLE
     from . import runs
 
     try:
-        if progress:
-            summary = await runs.follow(handle, console)  # type: ignore[arg-type]
-        else:
-            summary = await handle.result()  # type: ignore[attr-defined]
+        if args.command == "extract":
+            return await _extract(args, settings, client, console)
+        handle = runs.get_handle(client, args.workflow_id)
+        if args.command == "status":
+            return exit_code(await runs.status(handle, console))
+        wait = timedelta(seconds=args.wait_seconds) if args.wait_seconds > 0 else None
+        state = await runs.cancel(handle, wait)
+        console.print(f"workflow {handle.id}: {state.name if state else 'UNKNOWN'}")
+        return EXIT_OK if state in (WorkflowExecutionStatus.CANCELED, WorkflowExecutionStatus.RUNNING) else EXIT_FAILED
+    except WorkflowAlreadyStartedError as exc:
+        console.print(f"[red]a run with workflow id {exc.workflow_id!r} is already running[/red]")
+        return EXIT_USAGE
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            console.print(f"[red]no such run:[/red] {args.workflow_id!r}")
+            return EXIT_USAGE
+        if exc.status == RPCStatusCode.FAILED_PRECONDITION:  # e.g. cancelling a run that already ended
+            console.print(f"[red]cannot do that now:[/red] {exc.message}")
+            return EXIT_FAILED
+        raise
+
+
+def exit_code(state: WorkflowExecutionStatus | None) -> int:
+    """Exit code that mirrors a run's state (for `status` in scripts)."""
+    if state in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED,
+                 WorkflowExecutionStatus.CONTINUED_AS_NEW):
+        return EXIT_OK
+    if state == WorkflowExecutionStatus.CANCELED:
+        return EXIT_CANCELLED
+    return EXIT_FAILED
+
+
+async def _extract(args: argparse.Namespace, settings: Settings, client: Any, console: Console) -> int:
+    from . import runs
+
+    request = runs.build_request(settings, args.source, settings.output_dir, args.schemas)
+    handle = await runs.start(client, settings, request, args.workflow_id or runs.default_workflow_id(args.source))
+    console.print(f"started workflow {handle.id}", soft_wrap=True)
+    if args.detach:
+        return EXIT_OK
+    return await await_summary(handle, console, follow=args.follow)
+
+
+async def await_summary(handle: Any, console: Console, follow: bool) -> int:
+    """Wait for the run (showing progress if ``follow``), print its summary, return the exit code."""
+    from . import runs
+
+    try:
+        summary = await (runs.follow(handle, console) if follow else handle.result())
     except WorkflowFailureError as exc:
         if isinstance(exc.cause, CancelledError):
             console.print("[yellow]run cancelled[/yellow]")
             return EXIT_CANCELLED
-        console.print(f"[red]run failed:[/red] {root_cause(exc)}")
+        console.print(f"[red]run failed:[/red] {root_cause(exc)}", soft_wrap=True)
         return EXIT_FAILED
     runs.render_summary(summary, console)
     return EXIT_OK
@@ -106,7 +242,7 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-async def _dev(args: argparse.Namespace, settings: Settings) -> int:
+async def _dev(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from . import runs
@@ -116,7 +252,7 @@ async def _dev(args: argparse.Namespace, settings: Settings) -> int:
     from .state import StateStore
     from .worker import build_worker
 
-    console = Console()
+    settings = replace(settings, batch_size=args.batch_size, slice_size=max(args.slice_size, args.batch_size))
     workdir = args.workdir.resolve()
     url = args.source_url or f"sqlite:///{create_sample(workdir / 'sample.db')}"
     env = {**os.environ, "SOURCE_DEV_DSN": url}
@@ -129,7 +265,8 @@ async def _dev(args: argparse.Namespace, settings: Settings) -> int:
                 async with build_worker(server.client, settings, activities, pool):
                     request = runs.build_request(settings, "dev", args.output, None)
                     handle = await runs.start(server.client, settings, request, runs.default_workflow_id("dev"))
-                    return await _await_summary(handle, console, progress=True)
+                    console.print(f"started workflow {handle.id}", soft_wrap=True)
+                    return await await_summary(handle, console, follow=True)
         finally:
             await activities.close()
             await state.close()

@@ -1,22 +1,89 @@
 """One logging setup for worker, activities and CLI.
 
-``LOG_FORMAT=json`` emits one JSON object per line (production);
-``console`` is for humans. Temporal's activity/workflow loggers attach
-their context (workflow id, run id, activity, attempt) which we flatten.
+``LOG_FORMAT=json`` emits one JSON object per line (production); ``console``
+is one readable line per record (development). Both carry the same fields:
+
+* inside an activity, every record (from any logger, not only
+  ``activity.logger``) gets ``workflow_id``, ``run_id``, ``activity``,
+  ``activity_id`` and ``attempt``, plus whatever :func:`log_context` bound,
+  such as ``schema``;
+* records from ``workflow.logger`` get ``workflow_id``, ``run_id`` and
+  ``workflow_type``. That logger is replay-safe: it stays silent while a
+  worker replays history, so a line is written once per real event.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from temporalio import activity, workflow
 
 from .secrets import redact
 
-_CONTEXT_KEYS = ("temporal_activity", "temporal_workflow")
+# Fields bound by ``log_context`` for the current task (and threads it starts via to_thread).
+_bound: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("log_context", default=None)
+
+# Attributes every LogRecord has; anything else on a record is an ``extra`` field.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Fields shown first, in this order, by both formats.
+CONTEXT_FIELDS = ("workflow_id", "run_id", "workflow_type", "activity", "activity_id", "attempt", "schema")
+# Console lines stay short; JSON lines carry everything.
+_CONSOLE_HIDDEN = frozenset({"run_id", "workflow_type", "activity_id"})
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Add ``fields`` to every record logged inside the block, from any logger."""
+    token = _bound.set({**(_bound.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+def context_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The Temporal and bound fields of ``record``, flattened, with stable names."""
+    fields: dict[str, Any] = {}
+    wf = getattr(record, "temporal_workflow", None)
+    if isinstance(wf, dict):
+        fields.update(workflow_id=wf.get("workflow_id"), run_id=wf.get("run_id"),
+                      workflow_type=wf.get("workflow_type"))
+    act = getattr(record, "temporal_activity", None)
+    if isinstance(act, dict):
+        fields.update(workflow_id=act.get("workflow_id"), run_id=act.get("workflow_run_id"),
+                      workflow_type=act.get("workflow_type"), activity=act.get("activity_type"),
+                      activity_id=act.get("activity_id"), attempt=act.get("attempt"))
+    for key, value in vars(record).items():
+        if key not in _STANDARD and not key.startswith("temporal_") and key not in ("activity_info", "workflow_info"):
+            fields[key] = value
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class TemporalContextFilter(logging.Filter):
+    """Stamp activity identity and bound fields on every record, whichever logger made it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if activity.in_activity() and not hasattr(record, "temporal_activity"):
+            info = activity.info()
+            record.temporal_activity = {
+                "workflow_id": info.workflow_id, "workflow_run_id": info.workflow_run_id,
+                "workflow_type": info.workflow_type, "activity_type": info.activity_type,
+                "activity_id": info.activity_id, "attempt": info.attempt,
+            }
+        for key, value in (_bound.get() or {}).items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, then the context fields."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
@@ -24,26 +91,45 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        for key in _CONTEXT_KEYS:
-            context = getattr(record, key, None)
-            if isinstance(context, dict):
-                payload.update(context)
+        payload.update(_ordered(context_fields(record)))
         if record.exc_info:
-            payload["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(payload, default=str)
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps({k: redact(v) if isinstance(v, str) else v for k, v in payload.items()}, default=str)
 
 
-class RedactingFormatter(logging.Formatter):
+class ConsoleFormatter(logging.Formatter):
+    """``time level logger: message [key=value ...]`` for humans."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        line = super().format(record)
+        fields = {k: v for k, v in _ordered(context_fields(record)).items() if k not in _CONSOLE_HIDDEN}
+        if fields:
+            extra = " ".join(f"{k}={v}" for k, v in fields.items())
+            line = f"{line} [{extra}]" if "\n" not in line else line.replace("\n", f" [{extra}]\n", 1)
+        return redact(line)
 
 
-def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
-    handler = logging.StreamHandler()
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+def _ordered(fields: dict[str, Any]) -> dict[str, Any]:
+    first = {k: fields[k] for k in CONTEXT_FIELDS if k in fields}
+    return {**first, **{k: v for k, v in fields.items() if k not in first}}
+
+
+def build_handler(fmt: str = "console", stream: Any = None) -> logging.Handler:
+    """A handler with our formatter and context filter; ``stream`` defaults to stderr."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.addFilter(TemporalContextFilter())
+    return handler
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console", stream: Any = None) -> None:
+    """Route every logger through one handler. Call once, at process start."""
+    # Our formatters print the Temporal context as fields; don't also append it to messages.
+    activity.logger.activity_info_on_message = False
+    workflow.logger.workflow_info_on_message = False
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [build_handler(fmt, stream)]
     root.setLevel(level.upper())

@@ -6,7 +6,7 @@ catalog records go to the sink, credentials stay on the worker.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
@@ -145,14 +145,21 @@ class ExtractionSummary(BaseModel):
 
 
 class Progress(BaseModel):
-    """Snapshot returned by the workflow's ``progress`` query."""
+    """Snapshot returned by the workflow's ``progress`` query.
+
+    ``started_at`` is when extraction (after preflight) began and ``updated_at``
+    the last change, both workflow time; clients derive rate and ETA from them.
+    """
 
     stage: str = "starting"
     schemas_total: int = 0
+    schemas_done: int = 0
     slices_total: int = 0
     slices_done: int = 0
     tables_total: int = 0
     tables_done: int = 0
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class BatchCheckpoint(BaseModel):

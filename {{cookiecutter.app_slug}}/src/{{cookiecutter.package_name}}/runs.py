@@ -1,21 +1,29 @@
-"""Client side of a run: build the request, start it, show progress and the summary."""
+"""Client side of a run: build the request, start it, watch, inspect and cancel it.
+
+Progress comes from the workflow's ``progress`` query (served by a worker from
+the workflow's state), never from files, so it works from any machine that
+reaches Temporal.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from .config import Settings
 from .models import ActivityTuning, ExtractionRequest, ExtractionSummary
 from .models import Progress as RunProgress
 from .workflows import ExtractionWorkflow
+
+RunHandle = WorkflowHandle[ExtractionWorkflow, ExtractionSummary]
+QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 def build_request(settings: Settings, source: str, output: Path, schemas: str | None) -> ExtractionRequest:
@@ -40,39 +48,133 @@ def default_workflow_id(source: str) -> str:
     return f"extract-{re.sub(r'[^A-Za-z0-9_-]', '_', source)}-{stamp}"
 
 
-async def start(
-    client: Client, settings: Settings, request: ExtractionRequest, workflow_id: str
-) -> WorkflowHandle[ExtractionWorkflow, ExtractionSummary]:
+async def start(client: Client, settings: Settings, request: ExtractionRequest, workflow_id: str) -> RunHandle:
     return await client.start_workflow(
         ExtractionWorkflow.run, request, id=workflow_id, task_queue=settings.task_queue
     )
 
 
-async def follow(
-    handle: WorkflowHandle[ExtractionWorkflow, ExtractionSummary], console: Console, every: float = 0.5
-) -> ExtractionSummary:
-    """Show a live progress bar from the workflow's ``progress`` query until it ends."""
-    result = asyncio.ensure_future(handle.result())
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        tables = bar.add_task("tables", total=None)
-        slices = bar.add_task("slices", total=None)
-        while not result.done():
-            await _refresh(handle, bar, tables, slices)
-            await asyncio.wait({result}, timeout=every)
-        await _refresh(handle, bar, tables, slices)
-    return result.result()
+def get_handle(client: Client, workflow_id: str) -> RunHandle:
+    return client.get_workflow_handle_for(ExtractionWorkflow.run, workflow_id)
 
 
-async def _refresh(handle: WorkflowHandle[ExtractionWorkflow, ExtractionSummary],
-                   bar: Progress, tables: TaskID, slices: TaskID) -> None:
+# --- progress ----------------------------------------------------------------
+
+
+def rate_and_eta(snap: RunProgress, now: datetime) -> tuple[float | None, timedelta | None]:
+    """Tables per second since extraction began, and the time left at that pace."""
+    if snap.started_at is None or snap.tables_done == 0:
+        return None, None
+    end = snap.updated_at if snap.stage == "done" and snap.updated_at else now
+    elapsed = (end - snap.started_at).total_seconds()
+    if elapsed <= 0:
+        return None, None
+    rate = snap.tables_done / elapsed
+    return rate, timedelta(seconds=round(max(snap.tables_total - snap.tables_done, 0) / rate))
+
+
+def describe(snap: RunProgress, now: datetime) -> str:
+    """The snapshot as one line, for logs and non-interactive terminals."""
+    rate, eta = rate_and_eta(snap, now)
+    pace = f", {rate:.1f} tables/s, ETA {eta}" if rate is not None else ""
+    return (f"{snap.stage}: schemas {snap.schemas_done}/{snap.schemas_total}, "
+            f"tables {snap.tables_done}/{snap.tables_total}, slices {snap.slices_done}/{snap.slices_total}{pace}")
+
+
+class ProgressView:
+    """Bars for schemas and tables with rate and ETA, fed with ``Progress`` snapshots."""
+
+    def __init__(self, console: Console) -> None:
+        self.bars = Progress(
+            TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"), console=console, transient=False,
+        )
+        self._schemas = self.bars.add_task("schemas", total=None, detail="")
+        self._tables = self.bars.add_task("tables", total=None, detail="")
+
+    def update(self, snap: RunProgress, now: datetime) -> None:
+        rate, eta = rate_and_eta(snap, now)
+        pace = f"{rate:.1f} tables/s  ETA {eta}" if rate is not None else ""
+        self.bars.update(self._schemas, total=snap.schemas_total or None, completed=snap.schemas_done,
+                         detail=snap.stage)
+        self.bars.update(self._tables, total=snap.tables_total or None, completed=snap.tables_done, detail=pace)
+
+
+async def snapshot(handle: RunHandle) -> RunProgress | None:
+    """The run's progress, or ``None`` when no worker answers the query in time."""
     try:
-        snap: RunProgress = await handle.query(ExtractionWorkflow.progress)
-    except Exception:  # noqa: BLE001 - progress is best effort; the result is what counts
-        return
-    bar.update(tables, total=snap.tables_total or None, completed=snap.tables_done,
-               description=f"tables ({snap.stage})")
-    bar.update(slices, total=snap.slices_total or None, completed=snap.slices_done)
+        return await handle.query(ExtractionWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+    except Exception:  # noqa: BLE001 - progress is best effort; the run's result is what counts
+        return None
+
+
+async def follow(handle: RunHandle, console: Console, every: float = 0.5) -> ExtractionSummary:
+    """Show progress until the run ends; return its summary (or raise its failure).
+
+    On a terminal the bars redraw in place; elsewhere (CI logs, pipes) one line
+    is printed per change.
+    """
+    result = asyncio.ensure_future(handle.result())
+    if not console.is_terminal:
+        last = ""
+        while True:
+            snap = await snapshot(handle)
+            line = describe(snap, datetime.now(UTC)) if snap else ""
+            if line and line != last:
+                console.print(line, soft_wrap=True)
+                last = line
+            if result.done():
+                return result.result()
+            await asyncio.wait({result}, timeout=every)
+    view = ProgressView(console)
+    with view.bars:
+        while True:
+            snap = await snapshot(handle)
+            if snap:
+                view.update(snap, datetime.now(UTC))
+                view.bars.refresh()
+            if result.done():
+                return result.result()
+            await asyncio.wait({result}, timeout=every)
+
+
+# --- status and cancel --------------------------------------------------------
+
+
+async def status(handle: RunHandle, console: Console) -> WorkflowExecutionStatus | None:
+    """Print the run's state, its progress snapshot and, once done, its summary."""
+    desc = await handle.describe()
+    state = desc.status
+    name = state.name if state else "UNKNOWN"
+    started = f"{desc.start_time:%Y-%m-%d %H:%M:%S %Z}"
+    console.print(f"workflow {handle.id}: [bold]{name}[/bold] (run {desc.run_id}, started {started})", soft_wrap=True)
+    snap = await snapshot(handle)
+    if snap is None:
+        console.print(f"progress unavailable: no worker answered on task queue {desc.task_queue!r}")
+    else:
+        now = datetime.now(UTC)
+        view = ProgressView(console)
+        view.update(snap, now)
+        console.print(view.bars)
+        console.print(describe(snap, now), soft_wrap=True)
+    if state == WorkflowExecutionStatus.COMPLETED:
+        render_summary(await handle.result(), console)
+    return state
+
+
+async def cancel(handle: RunHandle, wait: timedelta | None) -> WorkflowExecutionStatus | None:
+    """Request cancellation; with ``wait``, return the state once the run has closed (or time is up).
+
+    Activities learn of it at their next heartbeat, stop, and keep their
+    checkpoints; the workflow waits for them (WAIT_CANCELLATION_COMPLETED).
+    """
+    await handle.cancel()
+    deadline = asyncio.get_running_loop().time() + (wait.total_seconds() if wait else 0)
+    while True:
+        state = (await handle.describe()).status
+        if state != WorkflowExecutionStatus.RUNNING or asyncio.get_running_loop().time() >= deadline:
+            return state
+        await asyncio.sleep(0.2)
 
 
 def render_summary(summary: ExtractionSummary, console: Console) -> None:

@@ -10,11 +10,13 @@ and references cross Temporal; the records themselves go to the sink.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from .errors import NON_RETRYABLE_TYPES
@@ -45,6 +47,8 @@ def activity_options(tuning: ActivityTuning) -> dict[str, Any]:
     return {
         "start_to_close_timeout": tuning.start_to_close,
         "heartbeat_timeout": tuning.heartbeat_timeout,
+        # A cancelled run ends only after its activities have seen the cancellation.
+        "cancellation_type": ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         "retry_policy": RetryPolicy(
             initial_interval=timedelta(seconds=tuning.initial_retry_s),
             maximum_interval=timedelta(seconds=tuning.max_retry_s),
@@ -71,6 +75,7 @@ class ExtractionWorkflow:
 
     def __init__(self) -> None:
         self._progress = Progress()
+        self._open_slices: Counter[str] = Counter()  # schema -> slices not yet reported
 
     @workflow.run
     async def run(self, request: ExtractionRequest) -> ExtractionSummary:
@@ -82,10 +87,14 @@ class ExtractionWorkflow:
             PREFLIGHT, request, result_type=PreflightResult, **options
         )
         slices = plan_slices(pre.schemas, request.slice_size)
+        self._open_slices = Counter(s.schema_name for s in slices)
         self._progress = Progress(
             stage="extracting", schemas_total=len(pre.schemas), slices_total=len(slices),
             tables_total=sum(s.tables for s in pre.schemas),
+            started_at=workflow.now(), updated_at=workflow.now(),
         )
+        workflow.logger.info("extracting %d schemas, %d tables in %d slices",
+                             len(pre.schemas), self._progress.tables_total, len(slices))
         size = request.slices_per_child
         groups = [slices[i : i + size] for i in range(0, len(slices), size)]
         gate = asyncio.Semaphore(request.max_parallel_children)
@@ -108,13 +117,22 @@ class ExtractionWorkflow:
             **options,
         )
         self._progress.stage = "done"
+        self._progress.updated_at = workflow.now()
+        workflow.logger.info("extraction done: manifest %s", summary.manifest)
         return summary
 
     @workflow.signal(name=SLICE_DONE_SIGNAL)
     def slice_done(self, result: SliceResult) -> None:
         """Children report each finished slice so progress is live."""
+        schema = result.slice.schema_name
         self._progress.slices_done += 1
         self._progress.tables_done += result.counts.tables + result.counts.views
+        self._progress.updated_at = workflow.now()
+        self._open_slices[schema] -= 1
+        if self._open_slices[schema] == 0:
+            del self._open_slices[schema]
+            self._progress.schemas_done += 1
+            workflow.logger.info("schema %s done", schema, extra={"schema": schema})
 
     @workflow.query
     def progress(self) -> Progress:
