@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SLICE_DONE_SIGNAL = "slice_done"
+T = TypeVar("T")
 
 
 def activity_options(tuning: ActivityTuning) -> dict[str, Any]:
@@ -56,6 +58,21 @@ def activity_options(tuning: ActivityTuning) -> dict[str, Any]:
             non_retryable_error_types=list(NON_RETRYABLE_TYPES),
         ),
     }
+
+
+async def gather_all(aws: list[Awaitable[T]]) -> list[T]:
+    """``asyncio.gather`` that, when cancelled, first lets every task finish.
+
+    Plain gather gives up as soon as one task is cancelled (say, a slice still
+    waiting for the semaphore), so the run would close while activities are
+    still running and they would never see the cancellation.
+    """
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        await workflow.wait(tasks)
+        raise
 
 
 def plan_slices(schemas: list[SchemaInfo], slice_size: int) -> list[SliceRef]:
@@ -108,7 +125,7 @@ class ExtractionWorkflow:
                 )
                 return counts
 
-        await asyncio.gather(*(child(n, g) for n, g in enumerate(groups)))
+        await gather_all([child(n, g) for n, g in enumerate(groups)])
         self._progress.stage = "finalizing"
         summary: ExtractionSummary = await workflow.execute_activity(
             FINALIZE,
@@ -159,5 +176,5 @@ class ExtractSlicesWorkflow:
             await parent.signal(SLICE_DONE_SIGNAL, result)
             return result.counts
 
-        counts = await asyncio.gather(*(one(ref) for ref in inp.slices))
+        counts = await gather_all([one(ref) for ref in inp.slices])
         return sum(counts, Counts())

@@ -1,0 +1,61 @@
+"""A worker that runs in the background of a test, with activities slowed down on purpose.
+
+``harness.extract`` waits for a run to finish; these tests need to look at a
+run *while* it is going (progress, status, cancel), so batches take ``delay``
+seconds each and the test can watch, query or cancel in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from {{ cookiecutter.package_name }}.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.models import Counts, PartRef, SliceTask
+from {{ cookiecutter.package_name }}.source import CatalogReader, TableRef
+from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.worker import build_worker
+
+
+class SlowActivities(ExtractorActivities):
+    """Real activities whose batches each take ``delay`` seconds longer; records cancellations."""
+
+    def __init__(self, *args: Any, delay: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.delay = delay
+        self.cancelled: list[str] = []
+
+    async def _extract_batch(
+        self, reader: CatalogReader, task: SliceTask, number: int, tables: list[TableRef], root: Path
+    ) -> tuple[PartRef, Counts]:
+        try:
+            await asyncio.sleep(self.delay)
+        except asyncio.CancelledError:
+            self.cancelled.append(f"{task.slice.schema_name}/{task.slice.index}/{number}")
+            raise
+        return await super()._extract_batch(reader, task, number, tables, root)
+
+
+@asynccontextmanager
+async def live_worker(
+    client: Client, state: StateStore, source_url: str, delay: float = 0.0, **settings: Any
+) -> AsyncIterator[tuple[Settings, SlowActivities]]:
+    """Run a worker for source ``test`` on a fresh task queue until the block ends."""
+    settings.setdefault("activity_max_attempts", 2)
+    config = replace(Settings(), task_queue=f"test-{uuid.uuid4().hex}", **settings)
+    activities = SlowActivities(config, state, env={"SOURCE_TEST_DSN": source_url}, delay=delay)
+    try:
+        with ThreadPoolExecutor(max_workers=config.max_concurrent_activities) as pool:
+            async with build_worker(client, config, activities, pool):
+                yield config, activities
+    finally:
+        await activities.close()

@@ -1,0 +1,161 @@
+"""The CLI against a real Temporal server: extract, status, cancel, exit codes and --help."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import fields
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from {{ cookiecutter.package_name }} import cli
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.models import Progress
+from {{ cookiecutter.package_name }}.sample import create_sample
+from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
+
+from .live import live_worker
+
+
+@pytest.fixture
+def temporal_env(temporal: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch) -> WorkflowEnvironment:
+    """Point the CLI's standard TEMPORAL_* variables at the test server."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", temporal.client.namespace)
+    return temporal
+
+
+@pytest.fixture(autouse=True)
+def _keep_root_logging() -> Iterator[None]:
+    """``main`` configures the root logger; give it back to pytest afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+async def run_cli(*argv: str) -> tuple[int, str]:
+    """What ``main`` does, minus ``asyncio.run`` (the test already has a loop)."""
+    args = cli.parser().parse_args(argv)
+    settings = Settings.from_env({**os.environ, **cli.setting_overrides(args)}, dotenv_path=None)
+    out = StringIO()
+    code = await cli.dispatch(args, settings, Console(file=out, width=200))
+    return code, out.getvalue()
+
+
+def slow_run_options(task_queue: str, output: Path) -> list[str]:
+    return ["--task-queue", task_queue, "--source", "test", "--output", str(output), "--batch-size", "2",
+            "--slice-size", "4", "--max-parallel-slices", "1", "--heartbeat-timeout-seconds", "1"]
+
+
+async def wait_for_tables(client: Client, workflow_id: str) -> Progress:
+    handle = client.get_workflow_handle_for(ExtractionWorkflow.run, workflow_id)
+    for _ in range(200):
+        snap = await handle.query(ExtractionWorkflow.progress)
+        if snap.tables_done > 0:
+            return snap
+        await asyncio.sleep(0.05)
+    raise AssertionError("the run made no progress")
+
+
+async def test_extract_status_cancel_round_trip(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
+    async with live_worker(temporal_env.client, state, url, delay=0.3) as (config, activities):
+        code, out = await run_cli("extract", "--detach", *slow_run_options(config.task_queue, tmp_path / "out"))
+        assert code == cli.EXIT_OK, out
+        match = re.search(r"started workflow (\S+)", out)
+        assert match, out
+        workflow_id = match.group(1)
+        await wait_for_tables(temporal_env.client, workflow_id)
+
+        code, out = await run_cli("status", workflow_id)
+        assert code == cli.EXIT_OK, out
+        assert "RUNNING" in out and re.search(r"extracting: schemas 0/1, tables \d+/26", out), out
+
+        code, out = await run_cli("cancel", workflow_id, "--wait-seconds", "30")
+        assert code == cli.EXIT_OK, out
+        assert "CANCELED" in out, out
+
+        code, out = await run_cli("status", workflow_id)
+        assert code == cli.EXIT_CANCELLED, out
+
+    assert activities.cancelled, "no activity saw the cancellation"
+    child = temporal_env.client.get_workflow_handle(f"{workflow_id}/slices-0000")
+    events = [e.event_type async for e in child.fetch_history_events()]
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED in events, "the activity did not acknowledge cancellation"
+
+
+async def test_extract_follow_succeeds_then_status_shows_the_summary(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
+    async with live_worker(temporal_env.client, state, url) as (config, _):
+        code, out = await run_cli("extract", "--follow", "--workflow-id", "cli-follow-ok",
+                                  "--task-queue", config.task_queue, "--source", "test",
+                                  "--output", str(tmp_path / "out"))
+        assert code == cli.EXIT_OK, out
+        assert "done: schemas 1/1, tables 26/26" in out and "manifest:" in out, out
+        code, out = await run_cli("status", "cli-follow-ok")
+    assert code == cli.EXIT_OK, out
+    assert "COMPLETED" in out and "columns" in out, out
+
+
+async def test_failed_run_exits_1_with_the_cause(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    async with live_worker(temporal_env.client, state, "sqlite:///unused.db") as (config, _):
+        code, out = await run_cli("extract", "--task-queue", config.task_queue, "--source", "missing",
+                                  "--output", str(tmp_path / "out"))
+    assert code == cli.EXIT_FAILED, out
+    assert "run failed" in out and "SOURCE_MISSING_DSN" in out, out
+
+
+async def test_unknown_workflow_id_is_a_usage_error(temporal_env: WorkflowEnvironment) -> None:
+    code, out = await run_cli("status", "no-such-run")
+    assert code == cli.EXIT_USAGE
+    assert "no such run" in out
+
+
+def test_unreachable_temporal_exits_4(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")
+    assert cli.main(["status", "anything"]) == cli.EXIT_UNREACHABLE
+
+
+def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["extract", "--no-such-option"]) == cli.EXIT_USAGE
+    assert cli.main(["extract", "--batch-size", "0"]) == cli.EXIT_USAGE  # rejected by Settings.validate
+
+
+def test_exit_codes_are_distinct() -> None:
+    codes = [cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_CANCELLED, cli.EXIT_UNREACHABLE]
+    assert len(set(codes)) == len(codes)
+
+
+@pytest.mark.parametrize("command", ["worker", "extract", "status", "cancel", "dev"])
+def test_help_names_the_env_var_of_every_option(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([command, "--help"]) == cli.EXIT_OK
+    shown = re.sub(r"\s+", " ", capsys.readouterr().out)
+    subparsers = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction))
+    known = {f.name.upper() for f in fields(Settings)}
+    for action in subparsers.choices[command]._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        help_text = re.sub(r"\s+", " ", action.help or "")
+        env = re.search(r"\[env: ([A-Z_]+),", help_text)
+        assert (env and env.group(1) in known) or "[per run; no env var]" in help_text, action.option_strings
+        assert help_text[-40:] in shown, f"{action.option_strings} missing from --help"
