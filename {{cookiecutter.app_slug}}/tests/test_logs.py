@@ -1,0 +1,94 @@
+"""Structured logs: the fields every activity and workflow line must carry."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio import activity, workflow
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from {{ cookiecutter.package_name }}.logs import configure_logging, log_context
+from {{ cookiecutter.package_name }}.state import StateStore
+
+from .catalogs import sqlite_catalog
+from .harness import extract
+
+ACTIVITY_FIELDS = {"workflow_id", "run_id", "activity", "attempt"}
+
+
+@pytest.fixture
+def captured() -> Iterator[StringIO]:
+    """Configure logging as the app does, into a buffer; restore everything afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, activity.logger.activity_info_on_message,
+             workflow.logger.workflow_info_on_message)
+    out = StringIO()
+    configure_logging("DEBUG", "json", stream=out)
+    yield out
+    root.handlers[:], root.level = saved[0], saved[1]
+    activity.logger.activity_info_on_message, workflow.logger.workflow_info_on_message = saved[2], saved[3]
+
+
+def records(out: StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+
+
+async def test_every_activity_and_workflow_line_of_a_real_run_carries_its_context(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore, captured: StringIO
+) -> None:
+    with sqlite_catalog(tmp_path) as cat:
+        run = await extract(temporal.client, cat.url, tmp_path / "out", state, schemas=cat.schema_pattern,
+                            batch_size=2, slice_size=2)
+    lines = records(captured)
+    in_activity = [r for r in lines if "activity" in r]
+    by_activity = {r["activity"] for r in in_activity}
+    assert {"preflight", "extract_slice"} <= by_activity, lines
+    for r in in_activity:
+        assert r.keys() >= ACTIVITY_FIELDS, r
+        assert r["workflow_id"].startswith(run.summary.workflow_id)
+        assert isinstance(r["attempt"], int) and r["attempt"] >= 1
+        if r["activity"] == "extract_slice" and r["level"] != "debug":  # the SDK's own debug lines have no schema
+            assert r.get("schema") in cat.schema_names, r
+    slice_done = [r for r in in_activity if r["message"].startswith("slice done")]
+    assert slice_done and all("schema" in r for r in slice_done)
+
+    from_workflow = [r for r in lines if r["logger"] == "temporalio.workflow"]
+    assert any(r["message"].startswith("extracting ") for r in from_workflow), lines
+    assert any(r["message"].startswith("schema ") and "schema" in r for r in from_workflow), lines
+    for r in from_workflow:
+        assert r.keys() >= {"workflow_id", "run_id", "workflow_type"}, r
+        assert "({" not in r["message"], "the Temporal context must be fields, not appended to the message"
+
+
+async def test_any_logger_inside_an_activity_gets_the_fields(captured: StringIO) -> None:
+    @activity.defn
+    async def some_activity() -> None:
+        with log_context(schema="sales"):
+            logging.getLogger("some.library").warning("connect to postgresql://u:secret@db/x failed")
+
+    await ActivityEnvironment().run(some_activity)
+    (line,) = records(captured)
+    assert line["logger"] == "some.library" and line["level"] == "warning"
+    assert line.keys() >= ACTIVITY_FIELDS | {"schema"}
+    assert line["schema"] == "sales"
+    assert "secret" not in line["message"] and "u:***@db" in line["message"]
+
+
+def test_console_format_is_one_readable_line() -> None:
+    out = StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", "console", stream=out)
+        with log_context(schema="hr"):
+            logging.getLogger("app").info("hello %s", "world")
+    finally:
+        root.handlers[:], root.level = saved
+    line = out.getvalue().strip()
+    assert line.endswith("INFO    app: hello world [schema=hr]"), line
