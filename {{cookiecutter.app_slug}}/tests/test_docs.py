@@ -1,0 +1,41 @@
+"""Docs stay true: every setting is documented in the README table and in .env.example."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, Field, fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = list(fields(Settings))
+
+
+def readme_table() -> dict[str, str]:
+    """``VARIABLE -> default cell`` from the README's configuration table."""
+    section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\| `([A-Z_<>]+)` \| ([^|]*) \|", section, re.M)}
+
+
+@pytest.mark.parametrize("field", SETTINGS, ids=lambda f: f.name.upper())
+def test_setting_is_in_the_readme_table_with_its_default(field: Field[Any]) -> None:
+    name, default = field.name.upper(), field.default
+    table = readme_table()
+    assert name in table, f"README configuration table lacks {name}"
+    if default is not MISSING:
+        shown = table[name].strip().strip("`")
+        allowed = {str(default)}
+        if isinstance(default, float) and default.is_integer():
+            allowed.add(str(int(default)))  # the README writes 30, not 30.0
+        assert shown in allowed, f"README says {name} defaults to {shown!r}, config.py says {default!r}"
+
+
+@pytest.mark.parametrize("field", SETTINGS, ids=lambda f: f.name.upper())
+def test_setting_is_in_env_example(field: Field[Any]) -> None:
+    name = field.name.upper()
+    text = (ROOT / ".env.example").read_text()
+    assert re.search(rf"^#?\s*{name}=", text, re.M), f".env.example lacks {name}"
