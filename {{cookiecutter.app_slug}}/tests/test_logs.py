@@ -73,7 +73,7 @@ async def test_any_logger_inside_an_activity_gets_the_fields(captured: StringIO)
             logging.getLogger("some.library").warning("connect to postgresql://u:secret@db/x failed")
 
     await ActivityEnvironment().run(some_activity)
-    (line,) = records(captured)
+    (line,) = [r for r in records(captured) if r["logger"] == "some.library"]
     assert line["logger"] == "some.library" and line["level"] == "warning"
     assert line.keys() >= ACTIVITY_FIELDS | {"schema"}
     assert line["schema"] == "sales"
