@@ -11,19 +11,19 @@ from collections.abc import Iterator
 from dataclasses import fields
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }} import cli
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.models import Progress
 from {{ cookiecutter.package_name }}.sample import create_sample
 from {{ cookiecutter.package_name }}.state import StateStore
-from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 
 from .live import live_worker
 
@@ -55,31 +55,42 @@ async def run_cli(*argv: str) -> tuple[int, str]:
 
 
 def slow_run_options(task_queue: str, output: Path) -> list[str]:
-    return ["--task-queue", task_queue, "--source", "test", "--output", str(output), "--batch-size", "2",
+    return ["--task-queue", task_queue, "--source", "test", "--output", str(output), "--batch-size", "1",
             "--slice-size", "4", "--max-parallel-slices", "1", "--heartbeat-timeout-seconds", "1"]
 
 
-async def wait_for_tables(client: Client, workflow_id: str) -> Progress:
-    handle = client.get_workflow_handle_for(ExtractionWorkflow.run, workflow_id)
-    for _ in range(200):
-        snap = await handle.query(ExtractionWorkflow.progress)
-        if snap.tables_done > 0:
-            return snap
-        await asyncio.sleep(0.05)
-    raise AssertionError("the run made no progress")
+async def heartbeat_details(client: Client, workflow_id: str) -> dict[str, Any]:
+    """The progress a running activity heartbeats: what the Temporal UI shows under Pending Activities."""
+    for _ in range(100):
+        try:
+            desc = await client.get_workflow_handle(workflow_id).describe()
+        except RPCError:  # the child is not started yet
+            await asyncio.sleep(0.1)
+            continue
+        for pending in desc.raw_description.pending_activities:
+            if pending.heartbeat_details.payloads:
+                (details,) = await client.data_converter.decode(pending.heartbeat_details.payloads)
+                assert isinstance(details, dict)
+                return details
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{workflow_id} has no pending activity with heartbeat details")
 
 
 async def test_extract_status_cancel_round_trip(
     temporal_env: WorkflowEnvironment, tmp_path: Path, state: StateStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
-    async with live_worker(temporal_env.client, state, url, delay=0.3) as (config, _):
+    # Slices of 4 one-table batches at 0.5 s each outlast the SDK's heartbeat throttling
+    # (0.8 x the 1 s timeout), so the cancel lands while an activity is still running.
+    async with live_worker(temporal_env.client, state, url, delay=0.5) as (config, _):
         code, out = await run_cli("extract", "--detach", *slow_run_options(config.task_queue, tmp_path / "out"))
         assert code == cli.EXIT_OK, out
         match = re.search(r"started workflow (\S+)", out)
         assert match, out
         workflow_id = match.group(1)
-        await wait_for_tables(temporal_env.client, workflow_id)
+        details = await heartbeat_details(temporal_env.client, f"{workflow_id}/slices-0000")
+        assert details["schema"] == "main", details
+        assert re.match(r"main slice \d+: batch \d+/\d+, \d+/\d+ tables", details["status"]), details
 
         code, out = await run_cli("status", workflow_id)
         assert code == cli.EXIT_OK, out
