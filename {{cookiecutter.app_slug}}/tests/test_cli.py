@@ -171,3 +171,11 @@ def test_help_names_the_env_var_of_every_option(command: str, capsys: pytest.Cap
         env = re.search(r"\[env: ([A-Z_]+),", help_text)
         assert (env and env.group(1) in known) or "[per run; no env var]" in help_text, action.option_strings
         assert help_text[-40:] in shown, f"{action.option_strings} missing from --help"
+
+
+async def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
+    """`make dev`: its own dev server and worker, the sample source, progress, the summary."""
+    code, out = await run_cli("dev", "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "out"))
+    assert code == cli.EXIT_OK, out
+    assert "done: schemas 1/1, tables 26/26, slices 7/7" in out, out
+    assert re.search(r"manifest: .*manifest\.json", out), out
