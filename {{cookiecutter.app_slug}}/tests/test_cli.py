@@ -102,6 +102,7 @@ async def test_extract_status_cancel_round_trip(
 
         code, out = await run_cli("status", workflow_id)
         assert code == cli.EXIT_CANCELLED, out
+        assert "CANCELED" in out and "cancelled: schemas 0/1" in out, out
 
     seen = [r for r in caplog.records if r.getMessage().startswith("slice cancelled")]
     assert seen, "no activity saw the cancellation"

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import is_cancelled_exception
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -70,8 +71,9 @@ async def gather_all(aws: list[Awaitable[T]]) -> list[T]:
     tasks = [asyncio.ensure_future(a) for a in aws]
     try:
         return await asyncio.gather(*tasks)
-    except asyncio.CancelledError:
-        await workflow.wait(tasks)
+    except BaseException as exc:
+        if is_cancelled_exception(exc):  # also a child's or activity's cancellation error
+            await workflow.wait(tasks)
         raise
 
 
@@ -125,7 +127,13 @@ class ExtractionWorkflow:
                 )
                 return counts
 
-        await gather_all([child(n, g) for n, g in enumerate(groups)])
+        try:
+            await gather_all([child(n, g) for n, g in enumerate(groups)])
+        except BaseException as exc:
+            if is_cancelled_exception(exc):
+                self._progress.stage = "cancelled"
+                workflow.logger.info("extraction cancelled; every activity has stopped")
+            raise
         self._progress.stage = "finalizing"
         summary: ExtractionSummary = await workflow.execute_activity(
             FINALIZE,
