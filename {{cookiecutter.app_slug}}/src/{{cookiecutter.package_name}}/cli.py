@@ -64,7 +64,7 @@ COMMON_SETTINGS = ("log_level", "log_format")
 RUN_SETTINGS = ("task_queue", "output_dir", "batch_size", "slice_size", "slices_per_child",
                 "max_parallel_slices", "heartbeat_timeout_seconds", "activity_max_attempts")
 WORKER_SETTINGS = ("task_queue", "state_store_url", "max_concurrent_activities", "graceful_shutdown_seconds",
-                   "health_port", "metrics_port", "heartbeat_timeout_seconds")
+                   "health_port", "metrics_port")
 ALIASES = {"output_dir": ("--output",)}
 PER_RUN = "[per run; no env var]"
 
