@@ -456,3 +456,15 @@ def test_replicas_answer_drives_replicas_and_pdb(helm: str, tmp_path: Path) -> N
     docs = {d["kind"]: d for d in yaml.safe_load_all(text) if d}
     assert docs["Deployment"]["spec"]["replicas"] == 5
     assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] == 4
+
+
+def test_readme_values_example_lints(helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path) -> None:
+    project = projects[("postgresql", "none")]
+    readme = (project / "README.md").read_text()
+    deploy = readme.split("## Deploy", 1)[1]
+    example = next(b for b in re.findall(r"```yaml\n(.*?)```", deploy, re.DOTALL) if "my-values.yaml" in b)
+    values = tmp_path / "my-values.yaml"
+    values.write_text(example.replace("sha256:<from docker push>", DIGEST))
+    run([helm, "lint", str(chart_dir(project)), "--strict", "-f", str(values)])
+    text = run([helm, "template", RELEASE, str(chart_dir(project)), "-n", NAMESPACE, "-f", str(values)]).stdout
+    assert "SOURCE_DEFAULT_DSN" not in text and "api-key" in text
