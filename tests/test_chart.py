@@ -434,6 +434,8 @@ BAD_VALUES = {
     "drain-as-string": ({"worker": {"gracefulShutdownSeconds": "30s"}}, "gracefulShutdownSeconds"),
     "secret-in-config": ({"config": {"SOURCE_DEFAULT_DSN": "postgresql://u:p@db/x"}}, "SOURCE_DEFAULT_DSN"),
     "typo": ({"replicaCnt": 3}, "replicaCnt"),
+    "chart-owned-key-in-config": ({"config": {"HEALTH_PORT": "9000"}}, "HEALTH_PORT"),
+    "two-autoscalers": ({"autoscaling": {"hpa": {"enabled": True}, "keda": {"enabled": True}}}, "autoscaling"),
 }
 
 
@@ -468,3 +470,14 @@ def test_readme_values_example_lints(helm: str, projects: dict[tuple[str, str], 
     run([helm, "lint", str(chart_dir(project)), "--strict", "-f", str(values)])
     text = run([helm, "template", RELEASE, str(chart_dir(project)), "-n", NAMESPACE, "-f", str(values)]).stdout
     assert "SOURCE_DEFAULT_DSN" not in text and "api-key" in text
+
+
+def test_keda_can_scale_to_zero(helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path) -> None:
+    values = tmp_path / "zero.yaml"
+    values.write_text(yaml.safe_dump({"autoscaling": {"keda": {"enabled": True, "minReplicas": 0}}}))
+    chart = chart_dir(projects[("postgresql", "keda")])
+    text = run([helm, "template", RELEASE, str(chart), "-n", NAMESPACE, "-f", str(values)]).stdout
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    (scaled,) = [d for d in docs if d["kind"] == "ScaledObject"]
+    assert scaled["spec"]["minReplicaCount"] == 0
+    assert not [d for d in docs if d["kind"] == "PodDisruptionBudget"], "a PDB would block draining the last pod"

@@ -62,9 +62,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Replicas the availability rules are computed for (the autoscaler floor when one is on). */}}
 {{- define "extractor.minReplicas" -}}
 {{- if .Values.autoscaling.keda.enabled }}
-{{- default .Values.replicaCount .Values.autoscaling.keda.minReplicas }}
+{{- /* null means "same as replicaCount"; 0 is a real value (scale to zero) */}}
+{{- if kindIs "invalid" .Values.autoscaling.keda.minReplicas }}{{ .Values.replicaCount }}{{ else }}{{ .Values.autoscaling.keda.minReplicas }}{{ end }}
 {{- else if .Values.autoscaling.hpa.enabled }}
-{{- default .Values.replicaCount .Values.autoscaling.hpa.minReplicas }}
+{{- if kindIs "invalid" .Values.autoscaling.hpa.minReplicas }}{{ .Values.replicaCount }}{{ else }}{{ .Values.autoscaling.hpa.minReplicas }}{{ end }}
 {{- else }}
 {{- .Values.replicaCount }}
 {{- end }}
