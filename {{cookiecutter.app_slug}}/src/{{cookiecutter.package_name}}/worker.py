@@ -127,9 +127,13 @@ async def serve(
     build: WorkerFactory = build_worker,
     check_every: float = 5.0,
 ) -> int:
-    """Run until ``stop`` is set or SIGTERM/SIGINT arrives; return the exit code."""
+    """Run until ``stop`` is set or SIGTERM/SIGINT arrives; return the exit code (0 drained, 2 bad config)."""
     stop = stop or asyncio.Event()
-    deployment = deployment_config()
+    try:
+        deployment = deployment_config()
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc)
+        return 2
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
