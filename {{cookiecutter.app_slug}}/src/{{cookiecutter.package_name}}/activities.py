@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from . import records, sink
+from . import metrics, records, sink
 from .config import Settings
 from .errors import permanent, source_errors
 from .heartbeat import auto_heartbeater, record_progress
@@ -74,6 +74,7 @@ class ExtractorActivities:
 
     @activity.defn(name=PREFLIGHT)
     @auto_heartbeater
+    @metrics.count_errors
     async def preflight(self, request: ExtractionRequest) -> PreflightResult:
         """Check reachability and permissions, then list the schemas to extract."""
         pattern = compile_pattern(request.schema_pattern)
@@ -88,6 +89,7 @@ class ExtractorActivities:
 
     @activity.defn(name=EXTRACT_SLICE)
     @auto_heartbeater
+    @metrics.count_errors
     async def extract_slice(self, task: SliceTask) -> SliceResult:
         """Extract one slice of one schema, resuming from its checkpoint."""
         with log_context(schema=task.slice.schema_name, slice=task.slice.index):
@@ -116,6 +118,7 @@ class ExtractorActivities:
                 counts=checkpoint.counts + counts, parts=[*checkpoint.parts, part],
             )
             version = await self._state.put(key, checkpoint.model_dump(), version)
+            metrics.record_batch(counts)
             done = checkpoint.counts.tables + checkpoint.counts.views
             record_progress({"status": f"{ref.schema_name} slice {ref.index}: batch {number + 1}/{len(batches)}, "
                                        f"{done}/{len(tables)} tables",
@@ -142,6 +145,7 @@ class ExtractorActivities:
 
     @activity.defn(name=FINALIZE)
     @auto_heartbeater
+    @metrics.count_errors
     async def finalize(self, inp: FinalizeInput) -> ExtractionSummary:
         """Check every slice finished, then write the manifest (counts + checksums)."""
         run, pre = inp.run, inp.preflight

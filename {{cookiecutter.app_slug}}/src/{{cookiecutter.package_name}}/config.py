@@ -104,5 +104,6 @@ def _coerce(name: str, type_name: str, raw: str) -> object:
         if type_name == "Path":
             return Path(raw)
     except ValueError:
-        raise ConfigError(f"{name.upper()} must be a {type_name}, got {raw!r}") from None
+        kind = {"int": "an integer", "float": "a number"}.get(type_name, type_name)
+        raise ConfigError(f"{name.upper()} must be {kind}, got {raw!r}") from None
     return raw

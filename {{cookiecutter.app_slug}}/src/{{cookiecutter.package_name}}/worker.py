@@ -2,43 +2,96 @@
 
 On SIGTERM (or Ctrl-C) it stops polling, lets in-flight activities finish
 within ``GRACEFUL_SHUTDOWN_SECONDS``, cancels what is left (it resumes from
-its checkpoint on another worker) and exits 0. Probes and Prometheus
-metrics are served on their own ports.
+its checkpoint on another worker) and exits 0. Probes (``health.py``) and
+Prometheus metrics (``metrics.py``) are served on their own ports from the
+first second, so an unreachable Temporal server shows as "not ready", never
+as "not live".
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Protocol
 
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from .activities import ExtractorActivities
-from .config import Settings
+from .config import ConfigError, Settings
 from .health import HealthState, start_health_server
+from .metrics import metrics_runtime
 from .state import StateStore
 from .workflows import ExtractionWorkflow, ExtractSlicesWorkflow
 
 log = logging.getLogger(__name__)
 
+API_KEY_FILE = "TEMPORAL_API_KEY"
+CONNECT_BACKOFF_MAX = 30.0
+
+
+def temporal_env(settings: Settings, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The standard ``TEMPORAL_*`` variables, plus ``TEMPORAL_API_KEY`` from a file in SECRETS_DIR.
+
+    The Helm chart mounts the API key as a file (never an env value); the file
+    has the variable's name, like the ``SOURCE_<NAME>_DSN`` files.
+    """
+    merged = dict(os.environ if env is None else env)
+    key_file = settings.secrets_dir / API_KEY_FILE
+    if not merged.get("TEMPORAL_API_KEY") and key_file.is_file():
+        merged["TEMPORAL_API_KEY"] = key_file.read_text(encoding="utf-8").strip()
+    return merged
+
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """Client from the standard ``TEMPORAL_*`` variables (address, namespace, API key, TLS)."""
-    config = ClientConfig.load_client_connect_config()
+    config = ClientConfig.load_client_connect_config(override_env_vars=temporal_env(settings))
     config["target_host"] = config.get("target_host") or settings.temporal_address
     config["namespace"] = config.get("namespace") or settings.temporal_namespace
     return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
 
 
+def deployment_config(env: Mapping[str, str] | None = None) -> WorkerDeploymentConfig | None:
+    """Worker Deployment Versioning from ``TEMPORAL_DEPLOYMENT_NAME`` + ``TEMPORAL_WORKER_BUILD_ID``.
+
+    Both unset: an unversioned worker. ``TEMPORAL_VERSIONING_BEHAVIOR`` (AUTO_UPGRADE
+    or PINNED) applies to workflows that do not declare their own behaviour.
+    """
+    env = os.environ if env is None else env
+    name, build_id = env.get("TEMPORAL_DEPLOYMENT_NAME", ""), env.get("TEMPORAL_WORKER_BUILD_ID", "")
+    if not name and not build_id:
+        return None
+    if not (name and build_id):
+        raise ConfigError("set both TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_WORKER_BUILD_ID, or neither")
+    behavior = env.get("TEMPORAL_VERSIONING_BEHAVIOR", "AUTO_UPGRADE").upper()
+    if behavior not in ("AUTO_UPGRADE", "PINNED"):
+        raise ConfigError(f"TEMPORAL_VERSIONING_BEHAVIOR must be AUTO_UPGRADE or PINNED, got {behavior!r}")
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment_name=name, build_id=build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior[behavior],
+    )
+
+
 def build_worker(
-    client: Client, settings: Settings, activities: ExtractorActivities, executor: ThreadPoolExecutor
+    client: Client,
+    settings: Settings,
+    activities: ExtractorActivities,
+    executor: ThreadPoolExecutor,
+    *,
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
     """The one place that lists what this worker hosts and how much at once."""
     return Worker(
@@ -49,53 +102,130 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+        deployment_config=deployment,
     )
 
 
-def metrics_runtime(port: int) -> Runtime | None:
-    """Runtime exporting SDK + app metrics on ``0.0.0.0:port`` (0 disables)."""
-    if port == 0:
-        return None
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}")))
+class WorkerFactory(Protocol):
+    """Signature of ``build_worker``; tests pass their own to host extra activities."""
+
+    def __call__(
+        self,
+        client: Client,
+        settings: Settings,
+        activities: ExtractorActivities,
+        executor: ThreadPoolExecutor,
+        *,
+        deployment: WorkerDeploymentConfig | None = None,
+    ) -> Worker: ...
 
 
-async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
-    """Run until ``stop`` is set or SIGTERM/SIGINT arrives; return the exit code."""
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    *,
+    build: WorkerFactory = build_worker,
+    check_every: float = 5.0,
+) -> int:
+    """Run until ``stop`` is set or SIGTERM/SIGINT arrives; return the exit code (0 drained, 2 bad config)."""
     stop = stop or asyncio.Event()
+    try:
+        deployment = deployment_config()
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc)
+        return 2
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     health = HealthState()
     server = await start_health_server(health, "0.0.0.0", settings.health_port)
-    client = await connect(settings, metrics_runtime(settings.metrics_port))
-    health.connected = True
-    state = await StateStore.open(settings.state_store_url)
-    activities = ExtractorActivities(settings, state)
+    background = [asyncio.create_task(health.tick_forever())]
     try:
-        with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as pool:
-            worker = build_worker(client, settings, activities, pool)
-            return await _run_until_stopped(worker, health, stop)
+        client = await _connect_until_stopped(settings, metrics_runtime(settings.metrics_port), stop)
+        if client is None:
+            log.info("stopped before connecting to Temporal")
+            return 0
+        health.connected = True
+        background.append(asyncio.create_task(_watch_connection(client, health, check_every)))
+        state = await StateStore.open(settings.state_store_url)
+        activities = ExtractorActivities(settings, state)
+        try:
+            with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as pool:
+                worker = build(client, settings, activities, pool, deployment=deployment)
+                return await _run_until_stopped(worker, health, stop)
+        finally:
+            await activities.close()
+            await state.close()
     finally:
-        await activities.close()
-        await state.close()
+        for task in background:
+            task.cancel()
         server.close()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _connect_until_stopped(settings: Settings, runtime: Runtime | None, stop: asyncio.Event) -> Client | None:
+    """Connect with capped exponential backoff; ``None`` if asked to stop first.
+
+    Crashing instead would make an outage of Temporal restart every worker.
+    """
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            return await connect(settings, runtime)
+        except (RuntimeError, RPCError, OSError) as exc:
+            log.warning("cannot reach Temporal at %s (%s); retrying in %.0fs", settings.temporal_address, exc, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        except TimeoutError:
+            delay = min(delay * 2, CONNECT_BACKOFF_MAX)
+    return None
+
+
+async def _watch_connection(client: Client, health: HealthState, every: float) -> None:
+    """Keep ``health.connected`` current, so /readyz follows Temporal outages."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await client.workflow_service.get_system_info(GetSystemInfoRequest(), timeout=timedelta(seconds=every))
+            connected = True
+        except (RPCError, RuntimeError, TimeoutError) as exc:
+            connected = False
+            if health.connected:
+                log.warning("lost the connection to Temporal: %s", exc)
+        if connected and not health.connected:
+            log.info("connection to Temporal is back")
+        health.connected = connected
+
+
+async def _until_polling(worker: Worker, running: asyncio.Task[None], stopping: asyncio.Task[bool]) -> None:
+    """Wait until the worker passed its namespace check and polls (or ended, or we stop)."""
+    while not worker.is_running:
+        done, _ = await asyncio.wait({running, stopping}, timeout=0.05)
+        if done:
+            return
 
 
 async def _run_until_stopped(worker: Worker, health: HealthState, stop: asyncio.Event) -> int:
     running = asyncio.create_task(worker.run())
     stopping = asyncio.create_task(stop.wait())
-    health.running = True
-    log.info("worker polling task queue %s", worker.task_queue)
+    await _until_polling(worker, running, stopping)
+    health.running = worker.is_running
+    if health.running:
+        log.info("worker polling task queue %s", worker.task_queue)
     done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if running in done:
         health.poll_loop_alive = False
+        health.running = False
         stopping.cancel()
-        running.result()
+        running.result()  # re-raises the worker's fatal error (e.g. failed namespace check): exit 1
+        log.error("worker stopped polling on its own")
         return 1
     health.draining = True
-    log.info("draining: no new tasks, waiting for in-flight activities")
+    started = time.monotonic()
+    log.info("draining: polling stopped, waiting for in-flight activities")
     await worker.shutdown()
     await running
     health.running = False
-    log.info("worker stopped cleanly")
+    log.info("worker drained in %.1fs", time.monotonic() - started)
     return 0

@@ -1,0 +1,115 @@
+"""Unit tests for the pure pieces: settings, secrets, sink, records and slice planning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }} import sink
+from {{ cookiecutter.package_name }}.config import ConfigError, Settings
+from {{ cookiecutter.package_name }}.models import SchemaInfo
+from {{ cookiecutter.package_name }}.records import qualify
+from {{ cookiecutter.package_name }}.secrets import SourceConfigError, redact, resolve_source_url
+from {{ cookiecutter.package_name }}.workflows import plan_slices
+
+
+def test_settings_read_env_over_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("BATCH_SIZE=50\nTASK_QUEUE=from-dotenv\n")
+    settings = Settings.from_env({"TASK_QUEUE": "from-env"}, dotenv_path=dotenv)
+    assert settings.batch_size == 50
+    assert settings.task_queue == "from-env"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BATCH_SIZE": "many"}, "BATCH_SIZE must be an integer"),
+        ({"BATCH_SIZE": "0"}, "BATCH_SIZE must be >= 1"),
+        ({"BATCH_SIZE": "500", "SLICE_SIZE": "100"}, "SLICE_SIZE (100) must be >= BATCH_SIZE (500)"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be 'console' or 'json'"),
+        ({"SLICES_PER_CHILD": "5000"}, "SLICES_PER_CHILD must be <= 1000"),
+    ],
+)
+def test_settings_reject_bad_values_naming_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings.from_env(env, dotenv_path=None)
+
+
+def test_source_url_from_env_then_secret_file_with_password_injected(tmp_path: Path) -> None:
+    env = {"SOURCE_SALES_DSN": "postgresql://reader@db:5432/sales"}
+    url = resolve_source_url("sales", env, tmp_path)
+    assert url.drivername == "postgresql+asyncpg"
+    assert url.password is None
+
+    (tmp_path / "SOURCE_HR_DSN").write_text("mysql://reader@db/hr\n")
+    (tmp_path / "SOURCE_HR_PASSWORD").write_text("s3cr3t\n")
+    url = resolve_source_url("hr", {}, tmp_path)
+    assert url.drivername == "mysql+aiomysql"
+    assert url.password == "s3cr3t"
+
+
+def test_unconfigured_or_invalid_source_names_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(SourceConfigError, match="set SOURCE_MISSING_DSN or create the file"):
+        resolve_source_url("missing", {}, tmp_path)
+    with pytest.raises(SourceConfigError, match="is invalid"):
+        resolve_source_url("../etc", {}, tmp_path)
+    with pytest.raises(SourceConfigError, match="unsupported database 'oracle'"):
+        resolve_source_url("x", {"SOURCE_X_DSN": "oracle://u:p@h/db"}, tmp_path)
+
+
+def test_redact_hides_passwords_in_dsns_and_given_secrets() -> None:
+    text = "connect postgresql://bob:hunter2@db:5432/x failed; token=abc123"
+    redacted = redact(text, "abc123")
+    assert "hunter2" not in redacted and "abc123" not in redacted
+    assert "postgresql://bob:***@db:5432/x" in redacted
+
+
+def test_qualified_names_cannot_collide_on_dots_or_quotes() -> None:
+    assert qualify("db", "a.b", "c") != qualify("db", "a", "b.c")
+    assert qualify("db", 'say "hi"') == '"db"."say ""hi"""'
+
+
+def test_part_files_are_deterministic_and_atomic(tmp_path: Path) -> None:
+    records = [
+        {"kind": "column", "qualified_name": '"d"."s"."t"."b"', "name": "b"},
+        {"kind": "table", "qualified_name": '"d"."s"."t"', "table_type": "table", "name": "t"},
+    ]
+    name = sink.part_name("s", 0, 3)
+    first = sink.write_part(tmp_path, name, records)
+    second = sink.write_part(tmp_path, name, list(reversed(records)))
+    assert first == second
+    lines = (tmp_path / name).read_text().splitlines()
+    assert [json.loads(line)["kind"] for line in lines] == ["table", "column"]
+    assert [p.name for p in (tmp_path / name).parent.iterdir()] == [Path(name).name]
+
+
+def test_schema_keys_are_safe_and_distinct() -> None:
+    assert sink.schema_key("Users") != sink.schema_key("users")
+    assert "/" not in sink.schema_key("a/b") and sink.schema_key("a/b") != sink.schema_key("a_b")
+
+
+def test_views_are_counted_apart_from_tables() -> None:
+    counts = sink.count([
+        {"kind": "table", "table_type": "view"},
+        {"kind": "table", "table_type": "materialized_view"},
+        {"kind": "table", "table_type": "partitioned_table"},
+        {"kind": "column"},
+    ])
+    assert (counts.tables, counts.views, counts.columns) == (1, 2, 1)
+
+
+def test_prune_strays_keeps_only_listed_parts(tmp_path: Path) -> None:
+    keep = sink.write_part(tmp_path, sink.part_name("s", 0, 0), []).path
+    stale = sink.write_part(tmp_path, sink.part_name("s", 0, 1), []).path
+    assert sink.prune_strays(tmp_path, {keep}) == [stale]
+    assert (tmp_path / keep).exists() and not (tmp_path / stale).exists()
+
+
+def test_plan_slices_covers_every_table_once_and_keeps_empty_schemas() -> None:
+    slices = plan_slices([SchemaInfo(name="big", tables=5), SchemaInfo(name="empty", tables=0)], 2)
+    assert [(s.schema_name, s.index, s.start, s.stop) for s in slices] == [
+        ("big", 0, 0, 2), ("big", 1, 2, 4), ("big", 2, 4, 5), ("empty", 0, 0, 0),
+    ]

@@ -1,0 +1,96 @@
+"""How the worker reads what the Helm chart gives it: API key file, versioning variables."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.common import VersioningBehavior
+from temporalio.envconfig import ClientConfig
+from temporalio.testing import WorkflowEnvironment
+
+from {{ cookiecutter.package_name }}.config import APP_SLUG, ConfigError, Settings
+from {{ cookiecutter.package_name }}.devserver import temporal_cli
+from {{ cookiecutter.package_name }}.runs import build_request
+from {{ cookiecutter.package_name }}.worker import deployment_config, temporal_env
+from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
+
+from .catalogs import sqlite_catalog
+from .probes import WorkerProcess, console_script, free_port, wait_for_status
+
+
+def test_api_key_file_in_secrets_dir_turns_on_api_key_and_tls(tmp_path: Path) -> None:
+    (tmp_path / "TEMPORAL_API_KEY").write_text("key-from-file\n")
+    settings = replace(Settings(), secrets_dir=tmp_path)
+    env = temporal_env(settings, {"TEMPORAL_ADDRESS": "ns.acct.tmprl.cloud:7233"})
+    config = ClientConfig.load_client_connect_config(override_env_vars=env, disable_file=True)
+    assert config["api_key"] == "key-from-file"
+    assert config["tls"] is True
+
+
+def test_api_key_env_var_wins_over_the_file_and_no_file_means_no_key(tmp_path: Path) -> None:
+    settings = replace(Settings(), secrets_dir=tmp_path)
+    assert "TEMPORAL_API_KEY" not in temporal_env(settings, {})
+    (tmp_path / "TEMPORAL_API_KEY").write_text("from-file")
+    assert temporal_env(settings, {"TEMPORAL_API_KEY": "from-env"})["TEMPORAL_API_KEY"] == "from-env"
+
+
+def test_versioning_is_off_unless_both_names_are_set() -> None:
+    assert deployment_config({}) is None
+    with pytest.raises(ConfigError, match="TEMPORAL_WORKER_BUILD_ID"):
+        deployment_config({"TEMPORAL_DEPLOYMENT_NAME": "extractor"})
+    with pytest.raises(ConfigError, match="TEMPORAL_VERSIONING_BEHAVIOR"):
+        deployment_config({"TEMPORAL_DEPLOYMENT_NAME": "x", "TEMPORAL_WORKER_BUILD_ID": "1",
+                           "TEMPORAL_VERSIONING_BEHAVIOR": "SOMETIMES"})
+    config = deployment_config({"TEMPORAL_DEPLOYMENT_NAME": "extractor", "TEMPORAL_WORKER_BUILD_ID": "0.1.0",
+                                "TEMPORAL_VERSIONING_BEHAVIOR": "pinned"})
+    assert config is not None and config.use_worker_versioning
+    assert (config.version.deployment_name, config.version.build_id) == ("extractor", "0.1.0")
+    assert config.default_versioning_behavior == VersioningBehavior.PINNED
+
+
+async def test_versioned_worker_process_extracts_once_its_version_is_current(
+    temporal: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    client = temporal.client
+    address = client.service_client.config.target_host
+    name, build_id = f"extractor-{uuid.uuid4().hex[:8]}", "0.1.0"
+    settings = replace(Settings(), task_queue=f"versioned-{uuid.uuid4().hex}")
+    health_port = free_port()
+    with sqlite_catalog(tmp_path) as catalog:
+        env = {
+            "TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": client.namespace, "TASK_QUEUE": settings.task_queue,
+            "TEMPORAL_DEPLOYMENT_NAME": name, "TEMPORAL_WORKER_BUILD_ID": build_id,
+            "HEALTH_PORT": str(health_port), "METRICS_PORT": "0", "SOURCE_TEST_DSN": catalog.url,
+            "STATE_STORE_URL": f"sqlite+aiosqlite:///{tmp_path / 'state.db'}",
+        }
+        worker = await WorkerProcess.start([console_script(APP_SLUG), "worker"], env, tmp_path, "worker")
+        try:
+            await wait_for_status(health_port, "/readyz", 200, within=20)
+            await make_current(address, client.namespace, name, build_id)
+            summary = await client.execute_workflow(
+                ExtractionWorkflow.run, build_request(settings, "test", tmp_path / "out", None),
+                id=f"versioned-{uuid.uuid4().hex}", task_queue=settings.task_queue,
+                execution_timeout=timedelta(seconds=60),
+            )
+        finally:
+            await worker.kill()
+    assert summary.counts.tables + summary.counts.views == catalog.counts["tables"] + catalog.counts["views"]
+
+
+async def make_current(address: str, namespace: str, name: str, build_id: str, within: float = 15) -> None:
+    """``temporal worker deployment set-current-version``, retried until the version has polled."""
+    cmd = [temporal_cli(), "worker", "deployment", "set-current-version", "--address", address,
+           "--namespace", namespace, "--deployment-name", name, "--build-id", build_id, "--yes"]
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        proc = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, timeout=30)
+        if proc.returncode == 0:
+            return
+        assert asyncio.get_running_loop().time() < deadline, proc.stderr
+        await asyncio.sleep(0.5)
