@@ -78,7 +78,9 @@ def test_pytest_runs_against_postgres_and_mariadb_services(ci: dict[str, Any]) -
 
 def test_chart_job_lints_renders_and_scans_the_chart(ci: dict[str, Any]) -> None:
     script = runs(ci, "chart")
-    assert "helm lint" in script and "helm template" in script and "checkov" in script
+    assert "helm lint --strict" in script and "helm template" in script and "checkov" in script
+    assert re.search(r"helm template .* --namespace \S+", script), "checkov fails manifests in the default namespace"
+    assert "checkov==" in script, "pin the checkov version"
     assert any(s.get("uses", "").startswith("azure/setup-helm@") for s in ci["jobs"]["chart"]["steps"])
 
 
