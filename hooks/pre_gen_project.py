@@ -77,7 +77,7 @@ def check_package(value: str) -> list[str]:
                         "must be a non-keyword Python identifier of lowercase ASCII letters, "
                         "digits and '_', starting with a letter",
                         "pass package_name=my_extractor")]
-    if value in _TAKEN_NAMES or value in sys.stdlib_module_names:
+    if value in _TAKEN_NAMES or value in getattr(sys, "stdlib_module_names", ()):  # 3.10+
         return [problem("package_name", value,
                         "would shadow the standard library, a dependency or the tests package",
                         f"pick a distinct name, e.g. package_name={value}_extractor")]

@@ -44,7 +44,7 @@ SUPPORTED: list[Combo] = [
         "author_email": "jurgen.o'brien+data@example.co.uk",
         "source_dialect": "mysql", "worker_replicas": "100", "autoscaling": "keda",
         "init_git": "no", "temporal_namespace": "prod.a1b2c", "task_queue": "zoe_cafe.extract-v2",
-    }),
+    }, full=True),
     Combo("long-names-postgresql", {
         "app_name": LONG_NAME, "source_dialect": "postgresql", "python_version": "3.12",
         "ci_provider": "none", "init_git": "no",

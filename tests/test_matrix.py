@@ -129,6 +129,21 @@ def test_chart_files_parse_and_carry_the_answers(rendered: tuple[Combo, Path]) -
         assert values["replicaCount"] == int(chosen(combo, "worker_replicas"))
 
 
+def test_ci_workflow_runs_only_the_chosen_databases(rendered: tuple[Combo, Path]) -> None:
+    """Once the generated CI exists: no service container for a source dialect that was not chosen.
+
+    PostgreSQL may stay in every rendering (the state store's tests use it); MySQL/MariaDB only
+    when it is the source. Tag such lines with ``# variant: source_dialect=...`` (README).
+    """
+    combo, project = rendered
+    workflow = project / ".github" / "workflows" / "ci.yml"
+    if not workflow.is_file():
+        pytest.skip("no generated CI workflow in this rendering")
+    services = json.dumps(yaml.safe_load(workflow.read_text(encoding="utf-8"))).lower()
+    if chosen(combo, "source_dialect") != "mysql":
+        assert "mariadb" not in services and "mysql" not in services
+
+
 def test_static_checks(rendered: tuple[Combo, Path]) -> None:
     combo, project = rendered
     bin_dir = install(project, python_for(chosen(combo, "python_version")))
