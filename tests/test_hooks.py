@@ -330,3 +330,22 @@ def test_cookiecutter_itself_refuses_unknown_choices_and_leaves_nothing(tmp_path
     err = reject(tmp_path, source_dialect="oracle")
     assert "oracle provided for choice variable source_dialect" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_template_syntax_typed_at_a_prompt_is_rejected(tmp_path: Path) -> None:
+    """Typed answers reach the hook literally (command-line ones are rendered by cookiecutter first)."""
+    proc = subprocess.run([COOKIECUTTER, "-o", str(tmp_path), str(TEMPLATE)], input="{" + "{ x }}\n" + "\n" * 20,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "app_name='{" + "{ x }}': must not contain template delimiters" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_git_missing_is_a_notice_not_a_failure(tmp_path: Path) -> None:
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    proc = subprocess.run([COOKIECUTTER, "--no-input", "-o", str(tmp_path / "out"), str(TEMPLATE)],
+                          capture_output=True, text=True, timeout=120, env={"PATH": str(empty_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert "NOTICE: skipped git init: git is not installed" in proc.stdout
+    assert not (tmp_path / "out" / "catalog-extractor" / ".git").exists()
