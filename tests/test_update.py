@@ -74,6 +74,9 @@ def test_cruft_update_applies_template_change_and_keeps_local_change(tmp_path: P
     readme = project / "README.md"
     readme.write_text(readme.read_text() + "\n## Our team notes\n\nRuns nightly.\n")
     git(project, "commit", "-q", "-am", "Local notes")
+    dotenv = project / ".env"  # per machine and git-ignored: an update must leave it alone
+    dotenv.write_text(dotenv.read_text() + "LOG_LEVEL=DEBUG\n")
+    dotenv_before = dotenv.read_text()
 
     # 3. Template change B in other files: one the project did not touch, and .env.example,
     #    whose derived .env must stay out of the update (tool.cruft.skip).
@@ -91,11 +94,12 @@ def test_cruft_update_applies_template_change_and_keeps_local_change(tmp_path: P
     assert "local-cache/" in (project / ".gitignore").read_text()
     assert "# NEW_SETTING=1" in (project / ".env.example").read_text()
     assert "## Our team notes" in readme.read_text()
+    assert dotenv.read_text() == dotenv_before
     assert json.loads((project / ".cruft.json").read_text())["commit"] == commit_b
     assert json.loads((project / ".cookiecutter.json").read_text())["cookiecutter"]["_commit"] == commit_b
     changed = git(project, "status", "--porcelain").split()
     assert sorted(c for c in changed if len(c) > 2) == [".cookiecutter.json", ".cruft.json", ".env.example",
                                                        ".gitignore"]
-    assert not (project / ".git" / "rebase-apply").exists()
+    assert list(project.rglob("*.rej")) == []  # without tool.cruft.skip, the edited .env gets a .env.rej
     git(project, "commit", "-q", "-am", "Template update B")
     run([*cruft, "check"], cwd=project)
