@@ -101,9 +101,10 @@ def check_replicas(value: str) -> tuple[list[str], list[str]]:
                         f"must be a whole number from 1 to {REPLICAS_MAX} without leading zeros",
                         f"pass worker_replicas={REPLICAS_HA}")], []
     if int(value) < REPLICAS_HA:
-        return [], [f"worker_replicas={value}: fewer than {REPLICAS_HA} workers is not highly "
-                    f"available (a drain or a lost node stops extraction); use {REPLICAS_HA} or more "
-                    "in production."]
+        warning = (f"worker_replicas={value}: fewer than {REPLICAS_HA} workers is not highly "
+                   f"available (a drain or a lost node stops extraction); use {REPLICAS_HA} or more "
+                   "in production.")
+        return [], [warning]
     return [], []
 
 

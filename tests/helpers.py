@@ -91,6 +91,6 @@ def reject(output_dir: Path, **answers: str) -> str:
     """Run the cookiecutter CLI with ``answers``; assert it fails and return what it printed."""
     cmd = [COOKIECUTTER, "--no-input", "-o", str(output_dir), str(TEMPLATE)]
     cmd += [f"{key}={value}" for key, value in answers.items()]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0, f"expected a rejection for {answers}\n{proc.stdout}{proc.stderr}"
     return proc.stdout + proc.stderr

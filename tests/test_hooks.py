@@ -120,8 +120,8 @@ def test_temporal_names_reject(field: str, value: str) -> None:
 
 def test_choice_outside_list_is_refused_by_the_hook() -> None:
     errors, _ = pre.validate(answers(source_dialect="oracle"))
-    assert errors == ["source_dialect='oracle': must be one of postgresql, mysql, sqlite. "
-                      "Fix: pass source_dialect=postgresql."]
+    assert errors == [("source_dialect='oracle': must be one of postgresql, mysql, sqlite. "
+                       "Fix: pass source_dialect=postgresql.")]
 
 
 def test_main_prints_warnings_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -262,7 +262,7 @@ def test_render_records_answers_writes_env_and_commits(tmp_path: Path) -> None:
     assert "TASK_QUEUE=catalog-extractor" in env and "# SOURCE_DEFAULT_DSN=sqlite:///" in env
     log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True, check=True)
     assert log.stdout.startswith("Initial commit")
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True)
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True, check=False)
     assert status.stdout == ""  # .env is ignored, everything else committed
 
 
@@ -320,7 +320,7 @@ def test_rejected_replay_choice_leaves_nothing(tmp_path: Path) -> None:
     out.mkdir()
     proc = subprocess.run(
         [COOKIECUTTER, "--replay-file", str(replay),
-         "-o", str(out), str(TEMPLATE)], capture_output=True, text=True)
+         "-o", str(out), str(TEMPLATE)], capture_output=True, text=True, check=False)
     assert proc.returncode != 0
     assert "source_dialect='oracle': must be one of postgresql, mysql, sqlite" in proc.stderr
     assert list(out.iterdir()) == []
@@ -335,7 +335,7 @@ def test_cookiecutter_itself_refuses_unknown_choices_and_leaves_nothing(tmp_path
 def test_template_syntax_typed_at_a_prompt_is_rejected(tmp_path: Path) -> None:
     """Typed answers reach the hook literally (command-line ones are rendered by cookiecutter first)."""
     proc = subprocess.run([COOKIECUTTER, "-o", str(tmp_path), str(TEMPLATE)], input="{" + "{ x }}\n" + "\n" * 20,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0
     assert "app_name='{" + "{ x }}': must not contain template delimiters" in proc.stderr
     assert list(tmp_path.iterdir()) == []
@@ -345,7 +345,7 @@ def test_git_missing_is_a_notice_not_a_failure(tmp_path: Path) -> None:
     empty_path = tmp_path / "bin"
     empty_path.mkdir()
     proc = subprocess.run([COOKIECUTTER, "--no-input", "-o", str(tmp_path / "out"), str(TEMPLATE)],
-                          capture_output=True, text=True, timeout=120, env={"PATH": str(empty_path)})
+                          capture_output=True, text=True, timeout=120, env={"PATH": str(empty_path)}, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "NOTICE: skipped git init: git is not installed" in proc.stdout
     assert not (tmp_path / "out" / "catalog-extractor" / ".git").exists()

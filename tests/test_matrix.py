@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -127,6 +128,17 @@ def test_chart_files_parse_and_carry_the_answers(rendered: tuple[Combo, Path]) -
     values = yaml.safe_load((charts[0].parent / "values.yaml").read_text(encoding="utf-8"))
     if "replicaCount" in values:
         assert values["replicaCount"] == int(chosen(combo, "worker_replicas"))
+
+
+def test_chart_lints_and_renders_with_helm(rendered: tuple[Combo, Path]) -> None:
+    """Once the chart exists and a helm binary is found (``$HELM`` or PATH): lint and template it."""
+    _, project = rendered
+    charts = [p.parent for p in project.glob("deploy/helm/*/Chart.yaml")]
+    helm = os.environ.get("HELM") or shutil.which("helm")
+    if not charts or not helm:
+        pytest.skip("no Helm chart in this rendering, or no helm binary")
+    run([helm, "lint", "--strict", str(charts[0])], cwd=project)
+    run([helm, "template", project.name, str(charts[0])], cwd=project)
 
 
 def test_ci_workflow_runs_only_the_chosen_databases(rendered: tuple[Combo, Path]) -> None:
