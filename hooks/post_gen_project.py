@@ -49,8 +49,9 @@ DSN_EXAMPLES = {
     "sqlite": "sqlite:///data/catalog.db",
 }
 
-#: Public answers are everything without a leading underscore; these private keys say where from.
-RECORDED_PRIVATE = ("_template", "_commit")
+#: Public answers are everything without a leading underscore, plus where they came from.
+#: Not ``_commit``: cruft keeps it in .cruft.json, and in a replay it would read as "under cruft".
+RECORDED_PRIVATE = ("_template",)
 
 
 class VariantError(ValueError):

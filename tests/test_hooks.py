@@ -232,7 +232,7 @@ def test_write_dotenv_keeps_an_existing_file(tmp_path: Path) -> None:
 def test_recorded_answers_drop_machine_paths() -> None:
     context = {**answers(), "_template": "gh:x/y", "_output_dir": "/home/me", "_repo_dir": "/tmp/r",
                "_copy_without_render": ["a"], "_commit": "abc"}
-    assert post.recorded_answers(context) == {**answers(), "_template": "gh:x/y", "_commit": "abc"}
+    assert post.recorded_answers(context) == {**answers(), "_template": "gh:x/y"}
 
 
 @pytest.mark.parametrize(("overrides", "git", "reason"), [
