@@ -6,17 +6,28 @@ wheel cache, so after the first install a new one takes a second or two.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 UV = str(Path(sys.executable).with_name("uv"))
-LEFTOVER_MARKERS = ("{{ cookiecutter.", "{{cookiecutter.", "{%", "%}")
+COOKIECUTTER = str(Path(sys.executable).with_name("cookiecutter"))
+CRUFT = str(Path(sys.executable).with_name("cruft"))
+# Template syntax, and the post-generation hook's variant tags, must never reach a generated project.
+LEFTOVER_MARKERS = ("{{ cookiecutter.", "{{cookiecutter.", "{%", "%}", "# >>> variant", "# <<< variant", "# variant:")
+#: Interpreters for python_version answers (pyenv on the CI machine); others fall back to this one.
+PYTHONS = {
+    "3.11": sys.executable,
+    "3.12": "/root/.pyenv/versions/3.12.1/bin/python3.12",
+    "3.13": "/root/.pyenv/versions/3.13.0/bin/python3.13",
+}
 
 
 def render(output_dir: Path, **answers: Any) -> Path:
@@ -31,7 +42,7 @@ def leftovers(project: Path) -> list[str]:
     """Files that still contain cookiecutter or Jinja syntax after rendering."""
     found = []
     for path in project.rglob("*"):
-        if not path.is_file() or ".venv" in path.parts:
+        if not path.is_file() or ".venv" in path.parts or ".git" in path.parts:
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         if any(marker in text for marker in LEFTOVER_MARKERS):
@@ -58,3 +69,28 @@ def install(project: Path, python: str | None = None) -> Path:
     run([UV, "venv", "-q", "--python", python or sys.executable, str(venv)], cwd=project)
     run([UV, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-e", ".[dev]"], cwd=project)
     return venv / "bin"
+
+
+def python_for(version: str) -> str:
+    """An interpreter for ``python_version``: the pyenv one if present, else the test runner's."""
+    candidate = PYTHONS.get(version, sys.executable)
+    return candidate if Path(candidate).exists() else sys.executable
+
+
+def hook_module(name: str) -> ModuleType:
+    """Import ``hooks/<name>.py`` unrendered: everything but ``rendered_answers()`` is plain Python."""
+    spec = importlib.util.spec_from_file_location(f"hooks_{name}", TEMPLATE / "hooks" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def reject(output_dir: Path, **answers: str) -> str:
+    """Run the cookiecutter CLI with ``answers``; assert it fails and return what it printed."""
+    cmd = [COOKIECUTTER, "--no-input", "-o", str(output_dir), str(TEMPLATE)]
+    cmd += [f"{key}={value}" for key, value in answers.items()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0, f"expected a rejection for {answers}\n{proc.stdout}{proc.stderr}"
+    return proc.stdout + proc.stderr

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine  # variant: source_dialect=mysql
 from sqlalchemy.engine import make_url
 
 
@@ -26,6 +26,7 @@ class Catalog:
     schema_names: tuple[str, str]  # (sales, hr) as the source spells them
 
 
+# >>> variant: source_dialect=postgresql
 PG_DDL = """
 CREATE SCHEMA sales;
 CREATE SCHEMA hr;
@@ -58,7 +59,9 @@ CREATE MATERIALIZED VIEW sales.order_counts AS
 CREATE TABLE sales.events (id bigint NOT NULL, happened date NOT NULL) PARTITION BY RANGE (happened);
 CREATE TABLE sales.events_2026 PARTITION OF sales.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 """
+# <<< variant
 
+# >>> variant: source_dialect=mysql
 MYSQL_DDL = """
 CREATE TABLE {hr}.departments (id int AUTO_INCREMENT PRIMARY KEY, name varchar(100) NOT NULL UNIQUE);
 CREATE TABLE {hr}.employees (
@@ -84,6 +87,7 @@ CREATE TABLE {sales}.orders (
 );
 CREATE VIEW {sales}.big_orders AS SELECT id, total FROM {sales}.orders WHERE total > 1000;
 """
+# <<< variant
 
 SQLITE_DDL = """
 CREATE TABLE departments (id INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -120,6 +124,7 @@ def sqlite_catalog(folder: Path) -> Iterator[Catalog]:
     yield Catalog(f"sqlite:///{path}", None, counts, ("main", "main"))
 
 
+# >>> variant: source_dialect=postgresql
 @asynccontextmanager
 async def postgres_catalog(admin_url: str, ddl: str = PG_DDL) -> AsyncIterator[Catalog]:
     """A fresh PostgreSQL database with ``ddl`` applied; dropped afterwards."""
@@ -133,6 +138,7 @@ async def postgres_catalog(admin_url: str, ddl: str = PG_DDL) -> AsyncIterator[C
         counts = {"schemas": 3, "tables": 6, "views": 2, "columns": 21, "primary_keys": 4,
                   "foreign_keys": 3, "unique_constraints": 2, "indexes": 4}
         yield Catalog(url, None, counts, ("sales", "hr"))
+# <<< variant
 
 
 @asynccontextmanager
@@ -153,6 +159,7 @@ def _plain(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# >>> variant: source_dialect=mysql
 @contextmanager
 def mysql_catalog(admin_url: str) -> Iterator[Catalog]:
     prefix = f"xt_{uuid.uuid4().hex[:8]}"
@@ -175,3 +182,4 @@ def mysql_catalog(admin_url: str) -> Iterator[Catalog]:
             for db in (sales, hr, empty):
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{db}`")
         engine.dispose()
+# <<< variant

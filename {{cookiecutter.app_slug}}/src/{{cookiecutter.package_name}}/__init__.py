@@ -1,4 +1,4 @@
-"""{{ cookiecutter.app_name }}: {{ cookiecutter.description }}
+"""{{ (cookiecutter.app_name ~ ": " ~ cookiecutter.description) | wordwrap(100) }}
 
 The flow reads left to right in the module names:
 ``cli`` → ``workflows`` → ``activities`` (``source`` reads, ``sink`` writes,
