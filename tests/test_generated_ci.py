@@ -8,6 +8,7 @@ credentials.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 
 @pytest.fixture(scope="module")
 def ci(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    project = render(tmp_path_factory.mktemp("ci"), python_version="3.13")
+    project = render(tmp_path_factory.mktemp("ci"), python_version="3.13", source_dialect="mysql")
     text = (project / ".github" / "workflows" / "ci.yml").read_text()
     assert "cookiecutter" not in text
     parsed: dict[str, Any] = yaml.safe_load(text)
@@ -74,6 +75,14 @@ def test_pytest_runs_against_postgres_and_mariadb_services(ci: dict[str, Any]) -
     assert job["env"]["TEST_POSTGRES_URL"].startswith("postgresql://") and ":5432/" in job["env"]["TEST_POSTGRES_URL"]
     assert job["env"]["TEST_MYSQL_URL"].startswith("mysql://") and ":3306/" in job["env"]["TEST_MYSQL_URL"]
     assert "pytest" in runs(ci, "test")
+
+
+def test_other_dialects_get_no_mariadb_service(tmp_path: Path) -> None:
+    project = render(tmp_path, source_dialect="postgresql", init_git="no")
+    parsed = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    job = parsed["jobs"]["test"]
+    assert set(job["services"]) == {"postgres"}
+    assert "TEST_MYSQL_URL" not in job["env"]
 
 
 def test_chart_job_lints_renders_and_scans_the_chart(ci: dict[str, Any]) -> None:

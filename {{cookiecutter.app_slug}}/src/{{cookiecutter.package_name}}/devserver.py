@@ -13,6 +13,8 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from .config import DEFAULT_NAMESPACE
+
 
 def temporal_cli() -> str:
     """Path of the ``temporal`` CLI: next to this Python first, then on PATH."""
@@ -26,8 +28,8 @@ def temporal_cli() -> str:
     return found
 
 
-async def start_dev_server(namespace: str = "default", ui: bool = False) -> WorkflowEnvironment:
-    """A throwaway local Temporal server with the pydantic data converter."""
+async def start_dev_server(namespace: str = DEFAULT_NAMESPACE, ui: bool = False) -> WorkflowEnvironment:
+    """A throwaway local Temporal server (with this app's namespace) and the pydantic data converter."""
     return await WorkflowEnvironment.start_local(
         namespace=namespace,
         data_converter=pydantic_data_converter,
