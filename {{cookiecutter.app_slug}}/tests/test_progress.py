@@ -12,7 +12,13 @@ from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.models import Progress
-from {{ cookiecutter.package_name }}.runs import build_request, describe, follow, rate_and_eta, start
+from {{ cookiecutter.package_name }}.runs import (
+    build_request,
+    describe,
+    follow,
+    rate_and_eta,
+    start,
+)
 from {{ cookiecutter.package_name }}.sample import create_sample
 from {{ cookiecutter.package_name }}.state import StateStore
 

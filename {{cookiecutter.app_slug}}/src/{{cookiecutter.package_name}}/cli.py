@@ -1,10 +1,10 @@
-"""Command line: the door into the app.
+"""Command line: the door into the app. The console script is named after the app slug:
 
-    {{ cookiecutter.app_slug }} worker                       run a worker until SIGTERM
-    {{ cookiecutter.app_slug }} extract [--follow]           start an extraction and wait for its summary
-    {{ cookiecutter.app_slug }} status WORKFLOW_ID           print a run's state and progress once
-    {{ cookiecutter.app_slug }} cancel WORKFLOW_ID           cancel a run; its activities stop at their next heartbeat
-    {{ cookiecutter.app_slug }} dev                          everything in one process, no setup
+    <app> worker                  run a worker until SIGTERM
+    <app> extract [--follow]      start an extraction and wait for its summary
+    <app> status WORKFLOW_ID      print a run's state and progress once
+    <app> cancel WORKFLOW_ID      cancel a run; its activities stop at their next heartbeat
+    <app> dev                     everything in one process, no setup
 
 Settings come from CLI options, then environment variables, then ``.env``;
 each option's help names its variable. Exit codes: see ``EXIT_*`` below.
