@@ -68,3 +68,24 @@ async def test_children_bound_activities_and_payloads_stay_small(
         activities, largest = await history_stats(temporal.client, child)
         assert activities == 4
         assert largest < MAX_PAYLOAD_BYTES
+
+
+async def signals_received(client: Client, workflow_id: str) -> int:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED for e in history.events)
+
+
+async def test_progress_reports_are_batched_so_the_parent_history_stays_small(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    """40 slices: one signal per slice when asked, one per child when batching."""
+    url = make_catalog(tmp_path / "wide.db", tables=40)
+    every_slice, batched = f"every-{uuid.uuid4().hex}", f"batched-{uuid.uuid4().hex}"
+    common = {"batch_size": 1, "slice_size": 1, "slices_per_child": 20}
+    await extract(temporal.client, url, tmp_path / "a", state, workflow_id=every_slice,
+                  progress_every_seconds=0, **common)
+    run = await extract(temporal.client, url, tmp_path / "b", state, workflow_id=batched,
+                        progress_every_seconds=3600, **common)
+    assert await signals_received(temporal.client, every_slice) == 40
+    assert await signals_received(temporal.client, batched) == 2  # one final report per child
+    assert run.summary.counts.tables == 40

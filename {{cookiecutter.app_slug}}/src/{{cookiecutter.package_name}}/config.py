@@ -37,6 +37,7 @@ class Settings:
     slice_size: int = 2000
     max_parallel_slices: int = 4
     slices_per_child: int = 200
+    progress_every_seconds: float = 1.0
     max_concurrent_activities: int = 4
     heartbeat_timeout_seconds: float = 30.0
     activity_max_attempts: int = 10
@@ -77,6 +78,8 @@ class Settings:
             raise ConfigError(
                 f"SLICE_SIZE ({self.slice_size}) must be >= BATCH_SIZE ({self.batch_size})"
             )
+        if self.progress_every_seconds < 0:
+            raise ConfigError("PROGRESS_EVERY_SECONDS must be >= 0")
         if self.slices_per_child > 1000:
             raise ConfigError("SLICES_PER_CHILD must be <= 1000 to keep child histories small")
         if self.heartbeat_timeout_seconds <= 0:

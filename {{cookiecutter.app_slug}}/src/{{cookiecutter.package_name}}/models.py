@@ -56,6 +56,9 @@ class ExtractionRequest(BaseModel):
     max_parallel_slices: int = Field(default=4, ge=1)
     max_parallel_children: int = Field(default=2, ge=1)
     slices_per_child: int = Field(default=200, ge=1, le=1000)
+    # Children report finished slices to the parent at most this often, so the
+    # parent's history grows with run time, not with the number of slices.
+    progress_every_s: float = Field(default=1.0, ge=0)
     tuning: ActivityTuning = ActivityTuning()
 
 
@@ -112,6 +115,18 @@ class Counts(BaseModel):
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(**{k: getattr(self, k) + getattr(other, k) for k in Counts.model_fields})
+
+
+class SlicesReport(BaseModel):
+    """A child's batched progress report to its parent: slices finished per schema."""
+
+    slices_by_schema: dict[str, int] = {}
+    tables: int = 0
+
+    def add(self, result: SliceResult) -> None:
+        schema = result.slice.schema_name
+        self.slices_by_schema[schema] = self.slices_by_schema.get(schema, 0) + 1
+        self.tables += result.counts.tables + result.counts.views
 
 
 class SliceResult(BaseModel):

@@ -36,6 +36,7 @@ def build_request(settings: Settings, source: str, output: Path, schemas: str | 
         slice_size=settings.slice_size,
         max_parallel_slices=settings.max_parallel_slices,
         slices_per_child=settings.slices_per_child,
+        progress_every_s=settings.progress_every_seconds,
         tuning=ActivityTuning(
             heartbeat_timeout_s=settings.heartbeat_timeout_seconds,
             max_attempts=settings.activity_max_attempts,

@@ -38,10 +38,11 @@ with workflow.unsafe.imports_passed_through():
         SliceRef,
         SliceResult,
         SlicesInput,
+        SlicesReport,
         SliceTask,
     )
 
-SLICE_DONE_SIGNAL = "slice_done"
+SLICES_DONE_SIGNAL = "slices_done"
 T = TypeVar("T")
 
 
@@ -146,18 +147,18 @@ class ExtractionWorkflow:
         workflow.logger.info("extraction done: manifest %s", summary.manifest)
         return summary
 
-    @workflow.signal(name=SLICE_DONE_SIGNAL)
-    def slice_done(self, result: SliceResult) -> None:
-        """Children report each finished slice so progress is live."""
-        schema = result.slice.schema_name
-        self._progress.slices_done += 1
-        self._progress.tables_done += result.counts.tables + result.counts.views
+    @workflow.signal(name=SLICES_DONE_SIGNAL)
+    def slices_done(self, report: SlicesReport) -> None:
+        """Children report finished slices (batched) so progress is live."""
+        self._progress.slices_done += sum(report.slices_by_schema.values())
+        self._progress.tables_done += report.tables
         self._progress.updated_at = workflow.now()
-        self._open_slices[schema] -= 1
-        if self._open_slices[schema] == 0:
-            del self._open_slices[schema]
-            self._progress.schemas_done += 1
-            workflow.logger.info("schema %s done", schema, extra={"schema": schema})
+        for schema, done in report.slices_by_schema.items():
+            self._open_slices[schema] -= done
+            if self._open_slices[schema] <= 0:
+                del self._open_slices[schema]
+                self._progress.schemas_done += 1
+                workflow.logger.info("schema %s done", schema, extra={"schema": schema})
 
     @workflow.query
     def progress(self) -> Progress:
@@ -168,12 +169,17 @@ class ExtractionWorkflow:
 class ExtractSlicesWorkflow:
     """Child: extract a bounded group of slices with bounded parallelism."""
 
+    def __init__(self) -> None:
+        self._unreported = SlicesReport()
+        self._last_report = workflow.now()
+
     @workflow.run
     async def run(self, inp: SlicesInput) -> Counts:
         request = inp.run.request
         options = activity_options(request.tuning)
         parent = workflow.get_external_workflow_handle(inp.parent_workflow_id)
         gate = asyncio.Semaphore(request.max_parallel_slices)
+        every = timedelta(seconds=request.progress_every_s)
 
         async def one(ref: SliceRef) -> Counts:
             async with gate:
@@ -181,8 +187,19 @@ class ExtractSlicesWorkflow:
                     EXTRACT_SLICE, SliceTask(run=inp.run, slice=ref),
                     result_type=SliceResult, **options,
                 )
-            await parent.signal(SLICE_DONE_SIGNAL, result)
+            self._unreported.add(result)
+            if workflow.now() - self._last_report >= every:
+                await self._report(parent)
             return result.counts
 
         counts = await gather_all([one(ref) for ref in inp.slices])
+        await self._report(parent)
         return sum(counts, Counts())
+
+    async def _report(self, parent: workflow.ExternalWorkflowHandle[Any]) -> None:
+        """Send what finished since the last report, if anything, in one signal."""
+        if not self._unreported.slices_by_schema:
+            return
+        report, self._unreported = self._unreported, SlicesReport()
+        self._last_report = workflow.now()
+        await parent.signal(SLICES_DONE_SIGNAL, report)
