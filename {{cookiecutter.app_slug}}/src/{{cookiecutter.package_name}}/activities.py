@@ -101,17 +101,17 @@ class ExtractorActivities:
         batches = chunk(tables, request.batch_size)
         root = sink.run_dir(request.output, request.source, task.run.workflow_id)
         for number in range(checkpoint.next_batch, len(batches)):
+            # Count the attempt before reading, so a batch a dead worker was on shows up as redone.
+            checkpoint = checkpoint.started(number, len(batches))
+            version = await self._state.put(key, checkpoint.model_dump(), version)
             part, counts = await self._extract_batch(reader, task, number, batches[number], root)
-            checkpoint = BatchCheckpoint(
-                next_batch=number + 1, batches=len(batches),
-                counts=checkpoint.counts + counts, parts=[*checkpoint.parts, part],
-            )
+            checkpoint = checkpoint.finished(part, counts)
             version = await self._state.put(key, checkpoint.model_dump(), version)
             record_progress({"schema": ref.schema_name, "slice": ref.index,
                              "batch": number + 1, "batches": len(batches),
                              "tables": checkpoint.counts.tables + checkpoint.counts.views})
         return SliceResult(slice=ref, counts=checkpoint.counts, batches=len(batches),
-                           resumed_from_batch=resumed_from)
+                           resumed_from_batch=resumed_from, redone_batches=checkpoint.redone)
 
     async def _extract_batch(
         self, reader: CatalogReader, task: SliceTask, number: int, tables: list[TableRef], root: Path
