@@ -186,7 +186,7 @@ async def test_source_connection_killed_mid_extraction_is_retried(
     config = replace(Settings(), task_queue=f"cut-{uuid.uuid4().hex}")
     activities = ExtractorActivities(config, state, env={"SOURCE_TEST_DSN": big.url})
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        with ThreadPoolExecutor(max_workers=config.max_concurrent_activities) as pool:
             async with build_worker(temporal.client, config, activities, pool):
                 handle = await start(temporal.client, config.task_queue, tmp_path / "out")
                 await wait_for_checkpoint(state, run_key(handle))
