@@ -44,6 +44,16 @@ class ActivityTuning(BaseModel):
     def start_to_close(self) -> timedelta:
         return timedelta(seconds=self.start_to_close_s)
 
+    @property
+    def worst_case_s(self) -> float:
+        """Longest one activity can take over all its attempts and back-offs (coefficient 2).
+
+        A workflow execution or run timeout, if ever set, must exceed this,
+        or the workflow dies while its activity is still legitimately retrying.
+        """
+        backoffs = sum(min(self.initial_retry_s * 2.0**n, self.max_retry_s) for n in range(self.max_attempts - 1))
+        return self.start_to_close_s * self.max_attempts + backoffs
+
 
 class ExtractionRequest(BaseModel):
     """Input of ``ExtractionWorkflow``. ``source`` is a name, never a DSN."""
