@@ -38,6 +38,7 @@ from {{ cookiecutter.package_name }}.workflows import activity_options
 from .catalogs import _plain, postgres_database, sqlite_catalog
 from .conftest import MYSQL_URL, POSTGRES_URL
 from .harness import extract
+from .history import run_text
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,9 @@ async def failing_run(
     while getattr(cause, "cause", None) is not None:
         cause = cause.cause  # type: ignore[attr-defined]
     assert isinstance(cause, ApplicationError), repr(cause)
-    handle = temporal.client.get_workflow_handle(workflow_id)
-    history = await handle.fetch_history()
+    history = await temporal.client.get_workflow_handle(workflow_id).fetch_history()
     attempts = sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
-    return Failure(cause, seconds, attempts, history.to_json())
+    return Failure(cause, seconds, attempts, await run_text(temporal.client, workflow_id))
 
 
 def assert_permanent(failure: Failure, error_type: str, *fragments: str, secrets: tuple[str, ...] = ()) -> None:
