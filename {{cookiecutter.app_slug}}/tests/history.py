@@ -13,7 +13,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
 
 def texts(value: Any) -> Iterator[str]:
@@ -34,17 +34,26 @@ def texts(value: Any) -> Iterator[str]:
             yield from texts(item)
 
 
-async def run_text(client: Client, workflow_id: str) -> str:
-    """Decoded history of a workflow and, recursively, of every child it started."""
-    found: list[str] = []
+async def histories(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """History of a workflow and, recursively, of every child it started (no visibility query needed)."""
+    found: list[WorkflowHistory] = []
     pending = [workflow_id]
     while pending:
         history = await client.get_workflow_handle(pending.pop()).fetch_history()
+        found.append(history)
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+                pending.append(event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id)
+    return found
+
+
+async def run_text(client: Client, workflow_id: str) -> str:
+    """Decoded history of a workflow and its children: JSON plus every payload as text."""
+    found: list[str] = []
+    for history in await histories(client, workflow_id):
         found.append(history.to_json())
         for event in history.events:
             found.extend(texts(event))
-            if event.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
-                pending.append(event.child_workflow_execution_started_event_attributes.workflow_execution.workflow_id)
     return "\n".join(found)
 
 

@@ -37,7 +37,7 @@ from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 from .catalogs import _plain, postgres_database
 from .conftest import POSTGRES_URL
 from .harness import Run, extract, load
-from .history import run_text
+from .history import histories, run_text
 from .processes import DevServer, WorkerProcess, checkpoints, wait_for_checkpoint
 
 pytestmark = pytest.mark.postgresql
@@ -147,12 +147,12 @@ def in_flight(found: dict[str, BatchCheckpoint]) -> int:
 
 async def retried_attempts(client: Client, workflow_id: str) -> int:
     """Activity attempts after the first, over the parent and its children."""
-    retried = 0
-    async for wf in client.list_workflows(f"WorkflowId STARTS_WITH '{workflow_id}'"):
-        async for event in client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history_events():
-            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-                retried += event.activity_task_started_event_attributes.attempt > 1
-    return retried
+    return sum(
+        event.activity_task_started_event_attributes.attempt > 1
+        for history in await histories(client, workflow_id)
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    )
 
 
 async def test_worker_sigkill_mid_extraction_resumes_with_at_most_one_batch_redone(
