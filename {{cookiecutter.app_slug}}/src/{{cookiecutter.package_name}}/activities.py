@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio import activity
@@ -82,6 +83,7 @@ class ExtractorActivities:
         with source_errors(request.source):
             schemas = await reader.list_schemas(pattern)
             version = await reader.server_version()
+            await check_schema_usage(reader, request.source, [s.name for s in schemas])
         activity.logger.info("preflight found %d schemas", len(schemas))
         return PreflightResult(
             database=reader.database, dialect=reader.dialect, server_version=version, schemas=schemas
@@ -112,11 +114,11 @@ class ExtractorActivities:
         batches = chunk(tables, request.batch_size)
         root = sink.run_dir(request.output, request.source, task.run.workflow_id)
         for number in range(checkpoint.next_batch, len(batches)):
+            # Count the attempt before reading, so a batch a dead worker was on shows up as redone.
+            checkpoint = checkpoint.started(number, len(batches))
+            version = await self._state.put(key, checkpoint.model_dump(), version)
             part, counts = await self._extract_batch(reader, task, number, batches[number], root)
-            checkpoint = BatchCheckpoint(
-                next_batch=number + 1, batches=len(batches),
-                counts=checkpoint.counts + counts, parts=[*checkpoint.parts, part],
-            )
+            checkpoint = checkpoint.finished(part, counts)
             version = await self._state.put(key, checkpoint.model_dump(), version)
             metrics.record_batch(counts)
             done = checkpoint.counts.tables + checkpoint.counts.views
@@ -129,7 +131,7 @@ class ExtractorActivities:
         activity.logger.info("slice done: %d tables in %d batches (resumed at batch %d)",
                              checkpoint.counts.tables + checkpoint.counts.views, len(batches), resumed_from)
         return SliceResult(slice=ref, counts=checkpoint.counts, batches=len(batches),
-                           resumed_from_batch=resumed_from)
+                           resumed_from_batch=resumed_from, redone_batches=checkpoint.redone)
 
     async def _extract_batch(
         self, reader: CatalogReader, task: SliceTask, number: int, tables: list[TableRef], root: Path
@@ -175,6 +177,32 @@ class ExtractorActivities:
         return ExtractionSummary(workflow_id=run.workflow_id, database=pre.database,
                                  dialect=pre.dialect, manifest=str(path), counts=counts,
                                  parts=len(parts))
+
+
+_PG_NO_USAGE = text(
+    "SELECT current_user, coalesce(array_agg(nspname ORDER BY nspname), '{}') FROM pg_catalog.pg_namespace "
+    "WHERE nspname = ANY(:names) AND NOT has_schema_privilege(oid, 'USAGE')"
+)
+
+
+async def check_schema_usage(reader: CatalogReader, source: str, schemas: list[str]) -> None:
+    """Fail fast on PostgreSQL schemas the user may not use.
+
+    PostgreSQL lists every schema, but ``information_schema`` and every
+    consumer of the output hide objects without USAGE; extracting them
+    would silently disagree with what the user can see.
+    """
+    if reader.dialect != "postgresql" or not schemas:
+        return
+    async with reader.engine.connect() as conn:
+        user, denied = (await conn.execute(_PG_NO_USAGE, {"names": schemas})).one()
+    if denied:
+        grants = "; ".join(f'GRANT USAGE ON SCHEMA "{name}" TO "{user}"' for name in denied[:3])
+        raise permanent(
+            "SourcePermissionError",
+            f"source {source!r}: user {user!r} lacks USAGE on schema(s) {', '.join(map(repr, denied))}; "
+            f"run {grants}, or exclude them with --schemas",
+        )
 
 
 def checkpoint_key(run_key: str, schema: str, slice_index: int) -> str:

@@ -22,11 +22,14 @@ NON_RETRYABLE_TYPES = ("SourceConfigError", "SourceAuthError", "SourceNotFound",
 _AUTH = ("SourceAuthError", "authentication failed or access denied; check the user, password and grants")
 _NO_DB = ("SourceNotFound", "the database does not exist; check the database name in the DSN")
 _NO_PRIV = ("SourcePermissionError", "the user lacks catalog privileges; grant USAGE on the schema")
+_NO_DB_PRIV = ("SourcePermissionError", "the user has no privileges on this database; GRANT SELECT on it to the user")
 _NO_HOST = ("SourceConfigError", "the host name does not resolve; check the host in the DSN")
 
 # Substring of the driver message or exception class name -> (error type, hint).
 _PERMANENT: dict[str, tuple[str, str]] = {
+    "' to database '": _NO_DB_PRIV,  # MySQL 1044: logged in, but no grant on the database
     "invalidpassword": _AUTH,
+    "invalidauthorizationspecification": _AUTH,  # e.g. PostgreSQL role without LOGIN
     "password authentication failed": _AUTH,
     "access denied for user": _AUTH,
     "invalidcatalogname": _NO_DB,

@@ -34,10 +34,17 @@ class _Beat:
         self.details = details
         self.lock = threading.Lock()
 
-    def send(self) -> None:
+    def send(self, details: tuple[Any, ...] | None = None) -> None:
+        """Beat with ``details`` (remembered) or the last ones.
+
+        The lock covers the beat itself: otherwise a keepalive holding old
+        details could beat *after* a newer progress beat and erase it.
+        ``activity.heartbeat`` only queues the beat, so the lock is brief.
+        """
         with self.lock:
-            details = self.details
-        activity.heartbeat(*details)
+            if details is not None:
+                self.details = details
+            activity.heartbeat(*self.details)
 
 
 def record_progress(*details: Any) -> None:
@@ -46,9 +53,7 @@ def record_progress(*details: Any) -> None:
     if beat is None:
         activity.heartbeat(*details)
         return
-    with beat.lock:
-        beat.details = details
-    beat.send()
+    beat.send(details)
 
 
 def heartbeat_interval(timeout: timedelta | None, interval: float | None = None) -> float | None:

@@ -44,6 +44,16 @@ class ActivityTuning(BaseModel):
     def start_to_close(self) -> timedelta:
         return timedelta(seconds=self.start_to_close_s)
 
+    @property
+    def worst_case_s(self) -> float:
+        """Longest one activity can take over all its attempts and back-offs (coefficient 2).
+
+        A workflow execution or run timeout, if ever set, must exceed this,
+        or the workflow dies while its activity is still legitimately retrying.
+        """
+        backoffs = sum(min(self.initial_retry_s * 2.0**n, self.max_retry_s) for n in range(self.max_attempts - 1))
+        return self.start_to_close_s * self.max_attempts + backoffs
+
 
 class ExtractionRequest(BaseModel):
     """Input of ``ExtractionWorkflow``. ``source`` is a name, never a DSN."""
@@ -134,6 +144,7 @@ class SliceResult(BaseModel):
     counts: Counts
     batches: int
     resumed_from_batch: int = 0
+    redone_batches: int = 0
 
 
 class SlicesInput(BaseModel):
@@ -178,12 +189,33 @@ class Progress(BaseModel):
 
 
 class BatchCheckpoint(BaseModel):
-    """State-store value for one slice: where to resume and what was written."""
+    """State-store value for one slice: where to resume and what was written.
+
+    ``extractions[n]`` counts how often batch ``n`` was started; a value above 1
+    means a worker died (or was cut off) while reading it and it was redone.
+    """
 
     next_batch: int = 0
     batches: int = 0
     counts: Counts = Counts()
     parts: list[PartRef] = []
+    extractions: list[int] = []
+
+    def started(self, number: int, batches: int) -> BatchCheckpoint:
+        """Checkpoint recording that batch ``number`` is being read (again)."""
+        extractions = [*self.extractions, *[0] * (batches - len(self.extractions))]
+        extractions[number] += 1
+        return self.model_copy(update={"batches": batches, "extractions": extractions})
+
+    def finished(self, part: PartRef, counts: Counts) -> BatchCheckpoint:
+        """Checkpoint after batch ``next_batch`` was written as ``part``."""
+        return self.model_copy(update={"next_batch": self.next_batch + 1, "counts": self.counts + counts,
+                                       "parts": [*self.parts, part]})
+
+    @property
+    def redone(self) -> int:
+        """Batches read more than once."""
+        return sum(1 for n in self.extractions if n > 1)
 
 
 class PartRef(BaseModel):

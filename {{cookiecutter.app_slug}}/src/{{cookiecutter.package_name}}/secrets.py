@@ -49,8 +49,10 @@ def resolve_source_url(source: str, env: Mapping[str, str], secrets_dir: Path) -
         )
     try:
         url = make_url(raw)
-    except ArgumentError:
-        raise SourceConfigError(f"{key} is not a valid database URL") from None
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        raise SourceConfigError(
+            f"{key} is not a valid database URL; expected dialect://user@host:port/database"
+        ) from None
     password = _lookup(env_key(source, "PASSWORD"), env, secrets_dir)
     if password is not None:
         url = url.set(password=password)
@@ -67,9 +69,16 @@ def to_async_url(url: URL) -> URL:
     return url.set(drivername=_ASYNC_DRIVERS[backend])
 
 
+# user:password@ up to the *last* @ before the host, so an unencoded '@' in a password can't leak its tail.
+_DSN_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^\s/]*@")
+# libpq keyword DSNs (password=...) and JSON-ish "password": "..."
+_KEYWORD_PASSWORD = re.compile(r"""(\bpassword\s*=\s*)('[^']*'|"[^"]*"|[^\s,;]+)|("password"\s*:\s*)("[^"]*")""", re.I)
+
+
 def redact(text: str, *secrets: str) -> str:
-    """Hide passwords in DSNs (``user:***@``) and any given secret strings."""
-    text = re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    """Hide passwords in DSNs (``user:***@``), ``password=`` pairs and any given secret strings."""
+    text = _DSN_PASSWORD.sub(r"\1***@", text)
+    text = _KEYWORD_PASSWORD.sub(lambda m: (m.group(1) or m.group(3)) + "***", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")

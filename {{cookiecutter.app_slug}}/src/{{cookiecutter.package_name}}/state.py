@@ -8,6 +8,7 @@ think they own a slice cannot silently overwrite each other.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, event, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from .secrets import to_async_url
@@ -52,8 +53,7 @@ class StateStore:
     async def open(cls, url: str) -> StateStore:
         """Connect and create the table if missing (safe to call on every start)."""
         engine = _create_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(_metadata.create_all, checkfirst=True)
+        await _create_table(engine)
         return cls(engine)
 
     async def close(self) -> None:
@@ -104,6 +104,24 @@ class StateStore:
                 .order_by(checkpoints.c.key)
             )
             return {r.key: Entry(r.version, json.loads(r.value)) for r in rows}
+
+
+async def _create_table(engine: AsyncEngine, attempts: int = 5) -> None:
+    """Create the table if missing, even when several workers start at the same moment.
+
+    ``CREATE TABLE`` after a "does it exist?" check races: the loser gets a
+    unique violation (PostgreSQL) or "database is locked" (SQLite). The next
+    check then sees the winner's table, so retrying is enough.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_metadata.create_all, checkfirst=True)
+            return
+        except DBAPIError:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(0.05 * attempt)
 
 
 def _create_engine(url: str) -> AsyncEngine:

@@ -1,0 +1,230 @@
+"""Permanent problems fail fast, once, with a message that names the cause and the fix.
+
+Each case runs a real workflow with the shipped retry budget (10 attempts) and
+asserts: failed within 30 s, a single attempt, a non-retryable error of a
+known type, and no trace of the password in the message or the history.
+
+About passwords: the local PostgreSQL trusts every TCP login, so a wrong
+password cannot fail there. Wrong passwords are tested on MariaDB; on
+PostgreSQL the refused login is a role without LOGIN.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.errors import NON_RETRYABLE_TYPES
+from {{ cookiecutter.package_name }}.models import ActivityTuning
+from {{ cookiecutter.package_name }}.runs import build_request, start
+from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.workflows import activity_options
+
+from .catalogs import _plain, postgres_database, sqlite_catalog
+from .conftest import MYSQL_URL, POSTGRES_URL
+from .harness import extract
+from .history import run_text
+
+
+@dataclass(frozen=True)
+class Failure:
+    error: ApplicationError
+    seconds: float
+    attempts: int
+    history: str
+
+
+def password() -> str:
+    return f"Pw-{uuid.uuid4().hex}"
+
+
+async def failing_run(
+    temporal: WorkflowEnvironment, url: str, tmp_path: Path, state: StateStore, schemas: str | None = None
+) -> Failure:
+    workflow_id = f"fail-{uuid.uuid4().hex}"
+    began = time.monotonic()
+    with pytest.raises(WorkflowFailureError) as failed:
+        await extract(temporal.client, url, tmp_path / "out", state, schemas=schemas, workflow_id=workflow_id,
+                      activity_max_attempts=10)
+    seconds = time.monotonic() - began
+    cause: BaseException = failed.value
+    while getattr(cause, "cause", None) is not None:
+        cause = cause.cause  # type: ignore[attr-defined]
+    assert isinstance(cause, ApplicationError), repr(cause)
+    history = await temporal.client.get_workflow_handle(workflow_id).fetch_history()
+    attempts = sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+    return Failure(cause, seconds, attempts, await run_text(temporal.client, workflow_id))
+
+
+def assert_permanent(failure: Failure, error_type: str, *fragments: str, secrets: tuple[str, ...] = ()) -> None:
+    error = failure.error
+    assert error.type == error_type, (error.type, error.message)
+    assert error.type in NON_RETRYABLE_TYPES and error.non_retryable
+    assert failure.seconds < 30
+    assert failure.attempts == 1, "a permanent error was retried"
+    for fragment in fragments:
+        assert fragment in error.message, (fragment, error.message)
+    for secret in secrets:
+        assert secret not in error.message
+        assert secret not in failure.history
+
+
+async def test_invalid_schema_pattern(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
+    with sqlite_catalog(tmp_path) as cat:
+        failure = await failing_run(temporal, cat.url, tmp_path, state, schemas="sales(")
+    assert_permanent(failure, "InvalidRequest", "'sales('", "not a valid regular expression")
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
+async def test_unknown_host(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore, scheme: str) -> None:
+    secret = password()
+    url = f"{scheme}://extractor:{secret}@no-such-host.invalid:5432/analytics"
+    failure = await failing_run(temporal, url, tmp_path, state)
+    assert_permanent(failure, "SourceConfigError", "host name does not resolve", "check the host",
+                     "SOURCE_TEST_DSN", secrets=(secret,))
+
+
+@pytest.mark.postgresql
+async def test_missing_database(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
+    assert POSTGRES_URL
+    secret = password()
+    url = make_url(POSTGRES_URL).set(database=f"missing_{uuid.uuid4().hex[:8]}", password=secret)
+    failure = await failing_run(temporal, url.render_as_string(hide_password=False), tmp_path, state)
+    assert_permanent(failure, "SourceNotFound", "database does not exist", "check the database name",
+                     secrets=(secret,))
+
+
+@asynccontextmanager
+async def pg_role(login: bool, secret: str) -> AsyncIterator[str]:
+    assert POSTGRES_URL
+    role = f"xt_role_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(_plain(POSTGRES_URL))
+    try:
+        await admin.execute(f"CREATE ROLE {role} {'LOGIN' if login else 'NOLOGIN'} PASSWORD '{secret}'")
+        yield role
+    finally:
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
+
+
+@pytest.mark.postgresql
+async def test_login_refused_postgresql(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
+    assert POSTGRES_URL
+    secret = password()
+    async with pg_role(login=False, secret=secret) as role:
+        url = make_url(POSTGRES_URL).set(username=role, password=secret).render_as_string(hide_password=False)
+        failure = await failing_run(temporal, url, tmp_path, state)
+    assert_permanent(failure, "SourceAuthError", "authentication failed", "check the user, password",
+                     secrets=(secret,))
+
+
+@pytest.mark.postgresql
+async def test_schema_without_usage_privilege(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    assert POSTGRES_URL
+    secret = password()
+    async with pg_role(login=True, secret=secret) as role, postgres_database(POSTGRES_URL) as url:
+        conn = await asyncpg.connect(_plain(url))
+        try:
+            await conn.execute(
+                "CREATE SCHEMA open_s; CREATE SCHEMA secret_s; CREATE TABLE open_s.a (id int); "
+                f"CREATE TABLE secret_s.b (id int); GRANT USAGE ON SCHEMA open_s TO {role};"
+            )
+        finally:
+            await conn.close()
+        as_role = make_url(url).set(username=role, password=secret).render_as_string(hide_password=False)
+        failure = await failing_run(temporal, as_role, tmp_path, state, schemas="_s$")
+    assert_permanent(failure, "SourcePermissionError", "lacks USAGE on schema(s) 'secret_s'",
+                     f'GRANT USAGE ON SCHEMA "secret_s" TO "{role}"', secrets=(secret,))
+    assert "open_s" not in failure.error.message
+
+
+@contextmanager
+def mysql_user(secret: str, database: str | None = None) -> Iterator[str]:
+    """A password user with no grants; ``database`` is created (and dropped) if given."""
+    assert MYSQL_URL
+    user = f"xt_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{secret}'")
+            if database:
+                conn.exec_driver_sql(f"CREATE DATABASE `{database}`")
+        yield user
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%%'")
+            if database:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{database}`")
+        engine.dispose()
+
+
+def mysql_dsn(user: str, secret: str, database: str) -> str:
+    assert MYSQL_URL
+    url = make_url(MYSQL_URL).set(username=user, password=secret, database=database)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.mark.mysql
+async def test_wrong_password_mariadb(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
+    right, wrong = password(), password()
+    with mysql_user(right) as user:
+        failure = await failing_run(temporal, mysql_dsn(user, wrong, "information_schema"), tmp_path, state)
+    assert_permanent(failure, "SourceAuthError", "authentication failed", "check the user, password",
+                     "SOURCE_TEST_DSN", secrets=(right, wrong))
+
+
+@pytest.mark.mysql
+async def test_database_without_privileges_mariadb(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    secret, database = password(), f"xt_secret_{uuid.uuid4().hex[:8]}"
+    with mysql_user(secret, database) as user:
+        failure = await failing_run(temporal, mysql_dsn(user, secret, database), tmp_path, state)
+    assert_permanent(failure, "SourcePermissionError", "no privileges on this database", "GRANT SELECT",
+                     secrets=(secret,))
+
+
+# --- timeouts nest ------------------------------------------------------------------------
+
+
+def test_worst_case_counts_every_attempt_and_backoff() -> None:
+    tuning = ActivityTuning(start_to_close_s=10, max_attempts=4, initial_retry_s=1, max_retry_s=3)
+    assert tuning.worst_case_s == 10 * 4 + (1 + 2 + 3)
+
+
+async def test_shipped_configuration_timeouts_nest(temporal: WorkflowEnvironment, tmp_path: Path) -> None:
+    """Start a run exactly as the CLI does and read its timeouts back from the server."""
+    settings = Settings.from_env(env={}, dotenv_path=None)
+    request = build_request(settings, "default", tmp_path, None)
+    tuning = request.tuning
+    options = activity_options(tuning)
+    assert options["heartbeat_timeout"] < options["start_to_close_timeout"]
+    assert options["retry_policy"].maximum_attempts == tuning.max_attempts >= 1
+    assert options["retry_policy"].backoff_coefficient == 2.0  # what worst_case_s assumes
+
+    handle = await start(temporal.client, settings, request, f"nest-{uuid.uuid4().hex}")  # no worker polls it
+    try:
+        config = (await handle.describe()).raw_description.execution_config
+    finally:
+        await handle.terminate("timeouts test")
+    worst = timedelta(seconds=tuning.worst_case_s)
+    for timeout in (config.workflow_execution_timeout, config.workflow_run_timeout):
+        if timeout.ToTimedelta():  # zero means unset: no limit to nest under
+            assert timeout.ToTimedelta() > worst, (timeout.ToTimedelta(), worst)

@@ -1,0 +1,121 @@
+"""Every activity, run twice with the same input, leaves the same output files and the same state.
+
+Temporal delivers activities at least once: a retry after a lost completion
+re-runs work that already happened. The activities are called directly here
+(``ActivityEnvironment``), in the order the workflow calls them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from {{ cookiecutter.package_name }}.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.models import ExtractionRequest, FinalizeInput, RunContext, SliceTask
+from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.workflows import plan_slices
+
+from .catalogs import Catalog, mysql_catalog, postgres_catalog, sqlite_catalog
+from .conftest import MYSQL_URL, POSTGRES_URL
+
+
+@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgresql),
+                        pytest.param("mysql", marks=pytest.mark.mysql)])
+async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
+    if request.param == "sqlite":
+        with sqlite_catalog(tmp_path) as cat:
+            yield cat
+    elif request.param == "postgresql":
+        assert POSTGRES_URL
+        async with postgres_catalog(POSTGRES_URL) as cat:
+            yield cat
+    else:
+        assert MYSQL_URL
+        with mysql_catalog(MYSQL_URL) as cat:
+            yield cat
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+async def snapshot(state: StateStore, output: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    entries = await state.scan("")
+    return {k: (e.version, e.value) for k, e in entries.items()}, files(output)
+
+
+def activity_env() -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=30))
+    return env
+
+
+async def test_every_activity_twice_gives_identical_output_and_state(
+    catalog: Catalog, tmp_path: Path, state: StateStore
+) -> None:
+    output = tmp_path / "out"
+    request = ExtractionRequest(source="test", output=str(output), schema_pattern=catalog.schema_pattern,
+                                batch_size=2, slice_size=3)
+    run = RunContext(workflow_id="wf-idempotent", run_id="run-1", request=request)
+    activities = ExtractorActivities(Settings(), state, env={"SOURCE_TEST_DSN": catalog.url})
+    env = activity_env()
+    try:
+        pre = await env.run(activities.preflight, request)
+        assert await env.run(activities.preflight, request) == pre
+        assert await snapshot(state, output) == ({}, {})  # preflight writes nothing
+
+        slices = plan_slices(pre.schemas, request.slice_size)
+        assert len(slices) > 1
+        for ref in slices:
+            task = SliceTask(run=run, slice=ref)
+            first = await env.run(activities.extract_slice, task)
+            after_first = await snapshot(state, output)
+            again = await env.run(activities.extract_slice, task)
+            assert await snapshot(state, output) == after_first
+            assert again.model_dump(exclude={"resumed_from_batch"}) == first.model_dump(
+                exclude={"resumed_from_batch"})
+            assert (first.resumed_from_batch, again.resumed_from_batch) == (0, first.batches)
+
+        finalize = FinalizeInput(run=run, preflight=pre, expected_slices=len(slices))
+        summary = await env.run(activities.finalize, finalize)
+        after_first = await snapshot(state, output)
+        assert await env.run(activities.finalize, finalize) == summary
+        assert await snapshot(state, output) == after_first
+        assert summary.counts.model_dump() == catalog.counts
+    finally:
+        await activities.close()
+
+
+async def test_redoing_slices_from_scratch_rewrites_the_same_bytes(
+    catalog: Catalog, tmp_path: Path, state: StateStore
+) -> None:
+    """Lost checkpoints (a new state store) make the work run again; the files must not change."""
+    output = tmp_path / "out"
+    request = ExtractionRequest(source="test", output=str(output), schema_pattern=catalog.schema_pattern,
+                                batch_size=2, slice_size=3)
+    run = RunContext(workflow_id="wf-idempotent", run_id="run-1", request=request)
+    env = activity_env()
+    written: list[dict[str, bytes]] = []
+    for number in range(2):
+        store = state if number == 0 else await StateStore.open(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
+        activities = ExtractorActivities(Settings(), store, env={"SOURCE_TEST_DSN": catalog.url})
+        try:
+            pre = await env.run(activities.preflight, request)
+            slices = plan_slices(pre.schemas, request.slice_size)
+            for ref in slices:
+                await env.run(activities.extract_slice, SliceTask(run=run, slice=ref))
+            await env.run(activities.finalize, FinalizeInput(run=run, preflight=pre, expected_slices=len(slices)))
+        finally:
+            await activities.close()
+            if store is not state:
+                await store.close()
+        written.append(files(output))
+    assert written[0] == written[1]
+    assert "test/wf-idempotent/manifest.json" in written[0]
