@@ -26,7 +26,8 @@ class Catalog:
     schema_names: tuple[str, str]  # (sales, hr) as the source spells them
 
 
-# >>> variant: source_dialect=postgresql
+# PostgreSQL fixtures stay in every rendering: it is also the production state store,
+# and the fault tests run on it whatever the source dialect.
 PG_DDL = """
 CREATE SCHEMA sales;
 CREATE SCHEMA hr;
@@ -59,7 +60,6 @@ CREATE MATERIALIZED VIEW sales.order_counts AS
 CREATE TABLE sales.events (id bigint NOT NULL, happened date NOT NULL) PARTITION BY RANGE (happened);
 CREATE TABLE sales.events_2026 PARTITION OF sales.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 """
-# <<< variant
 
 # >>> variant: source_dialect=mysql
 MYSQL_DDL = """
@@ -124,7 +124,6 @@ def sqlite_catalog(folder: Path) -> Iterator[Catalog]:
     yield Catalog(f"sqlite:///{path}", None, counts, ("main", "main"))
 
 
-# >>> variant: source_dialect=postgresql
 @asynccontextmanager
 async def postgres_catalog(admin_url: str, ddl: str = PG_DDL) -> AsyncIterator[Catalog]:
     """A fresh PostgreSQL database with ``ddl`` applied; dropped afterwards."""
@@ -138,7 +137,6 @@ async def postgres_catalog(admin_url: str, ddl: str = PG_DDL) -> AsyncIterator[C
         counts = {"schemas": 3, "tables": 6, "views": 2, "columns": 21, "primary_keys": 4,
                   "foreign_keys": 3, "unique_constraints": 2, "indexes": 4}
         yield Catalog(url, None, counts, ("sales", "hr"))
-# <<< variant
 
 
 @asynccontextmanager

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterator  # variant: source_dialect=mysql
+from collections.abc import AsyncIterator  # variant: source_dialect=postgresql,sqlite
+from contextlib import asynccontextmanager, contextmanager  # variant: source_dialect=mysql
+from contextlib import asynccontextmanager  # variant: source_dialect=postgresql,sqlite
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine  # variant: source_dialect=mysql
 from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
@@ -36,7 +38,10 @@ from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.workflows import activity_options
 
 from .catalogs import _plain, postgres_database, sqlite_catalog
-from .conftest import MYSQL_URL, POSTGRES_URL
+from .conftest import (
+    MYSQL_URL,  # variant: source_dialect=mysql
+    POSTGRES_URL,
+)
 from .harness import extract
 from .history import run_text
 
@@ -90,7 +95,10 @@ async def test_invalid_schema_pattern(temporal: WorkflowEnvironment, tmp_path: P
     assert_permanent(failure, "InvalidRequest", "'sales('", "not a valid regular expression")
 
 
-@pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
+@pytest.mark.parametrize("scheme", [
+    "postgresql",
+    "mysql",  # variant: source_dialect=mysql
+])
 async def test_unknown_host(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore, scheme: str) -> None:
     secret = password()
     url = f"{scheme}://extractor:{secret}@no-such-host.invalid:5432/analytics"
@@ -155,6 +163,7 @@ async def test_schema_without_usage_privilege(
     assert "open_s" not in failure.error.message
 
 
+# >>> variant: source_dialect=mysql
 @contextmanager
 def mysql_user(secret: str, database: str | None = None) -> Iterator[str]:
     """A password user with no grants; ``database`` is created (and dropped) if given."""
@@ -199,6 +208,7 @@ async def test_database_without_privileges_mariadb(
         failure = await failing_run(temporal, mysql_dsn(user, secret, database), tmp_path, state)
     assert_permanent(failure, "SourcePermissionError", "no privileges on this database", "GRANT SELECT",
                      secrets=(secret,))
+# <<< variant
 
 
 # --- timeouts nest ------------------------------------------------------------------------

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import sqlite3
 import unicodedata
-import uuid
+import uuid  # variant: source_dialect=mysql
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator  # variant: source_dialect=mysql
+from contextlib import contextmanager  # variant: source_dialect=mysql
 from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine  # variant: source_dialect=mysql
+from sqlalchemy.engine import make_url  # variant: source_dialect=mysql
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.records import qualify
 from {{ cookiecutter.package_name }}.state import StateStore
 
 from .catalogs import _plain, postgres_database
-from .conftest import MYSQL_URL, POSTGRES_URL
+from .conftest import (
+    MYSQL_URL,  # variant: source_dialect=mysql
+    POSTGRES_URL,
+)
 from .harness import Run, extract
 
 NFC, NFD = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
@@ -157,6 +160,7 @@ async def test_postgresql_hostile_catalog(temporal: WorkflowEnvironment, tmp_pat
     assert run.summary.counts.schemas == len(PG_TABLES)
 
 
+# >>> variant: source_dialect=mysql
 def my_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -240,3 +244,4 @@ async def test_mariadb_backtick_in_column_name(
             engine.dispose()
         run = await extract(temporal.client, MYSQL_URL, tmp_path / "out", state, schemas=f"^{database}$")
     assert [c["name"] for c in run.of_kind("column").values()] == ["col `q`"]
+# <<< variant

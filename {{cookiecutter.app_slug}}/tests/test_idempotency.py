@@ -22,23 +22,36 @@ from {{ cookiecutter.package_name }}.models import ExtractionRequest, FinalizeIn
 from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.workflows import plan_slices
 
-from .catalogs import Catalog, mysql_catalog, postgres_catalog, sqlite_catalog
-from .conftest import MYSQL_URL, POSTGRES_URL
+from .catalogs import (
+    Catalog,
+    mysql_catalog,  # variant: source_dialect=mysql
+    postgres_catalog,
+    sqlite_catalog,
+)
+from .conftest import (
+    MYSQL_URL,  # variant: source_dialect=mysql
+    POSTGRES_URL,
+)
 
 
-@pytest.fixture(params=[pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgresql),
-                        pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(params=[
+    pytest.param("sqlite"),
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", marks=pytest.mark.mysql),  # variant: source_dialect=mysql
+])
 async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
-    if request.param == "sqlite":
-        with sqlite_catalog(tmp_path) as cat:
-            yield cat
-    elif request.param == "postgresql":
+    if request.param == "postgresql":
         assert POSTGRES_URL
         async with postgres_catalog(POSTGRES_URL) as cat:
             yield cat
-    else:
+    # >>> variant: source_dialect=mysql
+    elif request.param == "mysql":
         assert MYSQL_URL
         with mysql_catalog(MYSQL_URL) as cat:
+            yield cat
+    # <<< variant
+    else:
+        with sqlite_catalog(tmp_path) as cat:
             yield cat
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.logs import JsonFormatter, RedactingFormatter
+from {{ cookiecutter.package_name }}.logs import ConsoleFormatter, JsonFormatter
 from {{ cookiecutter.package_name }}.secrets import SourceConfigError, redact, resolve_source_url
 from {{ cookiecutter.package_name }}.state import StateStore
 
@@ -130,7 +130,7 @@ def test_log_formatters_redact_messages_and_tracebacks() -> None:
     except RuntimeError:
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "using %s", ("mysql://a:hunter2@h/d",),
                                    sys.exc_info())
-    for formatter in (RedactingFormatter("%(message)s"), JsonFormatter()):
+    for formatter in (ConsoleFormatter(), JsonFormatter()):
         text = formatter.format(record)
         assert "s3cret" not in text and "hunter2" not in text
         assert "mysql://a:***@h/d" in text
