@@ -42,69 +42,81 @@ WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
 GROUP BY n.nspname
 """
 
+# Each query is driven by an index, so its cost follows the batch, not the catalog:
+# relations of a schema come through pg_depend's namespace dependencies (pg_class has
+# no index on relnamespace), per-column look-ups are correlated sub-selects, and the
+# per-table kinds are joined to ``unnest($1::oid[])``. A seq scan here would make the
+# whole extraction quadratic in the catalog size.
 _TABLES = """
 SELECT c.relname, c.relkind::text
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_class c ON c.oid = dep.objid
+WHERE dep.refclassid = 'pg_catalog.pg_namespace'::regclass AND dep.classid = 'pg_catalog.pg_class'::regclass
+  AND dep.refobjid = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
+  AND dep.objsubid = 0 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND c.relnamespace = dep.refobjid
 """
 
 _RELATIONS = """
-SELECT c.oid, c.relname, d.description,
+SELECT c.oid, c.relname,
+       (SELECT d.description FROM pg_catalog.pg_description d
+        WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0),
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END
 FROM pg_catalog.pg_class c
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_catalog.pg_description d
-       ON d.objoid = c.oid AND d.objsubid = 0 AND d.classoid = 'pg_catalog.pg_class'::regclass
-WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+WHERE c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
 """
 
 _COLUMNS = """
 SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       CASE WHEN a.atthasdef AND a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END,
-       d.description,
-       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN co.collname END,
-       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-             AND NOT pg_catalog.pg_collation_is_visible(co.oid) THEN cn.nspname END
-FROM pg_catalog.pg_attribute a
+       CASE WHEN a.atthasdef AND a.attgenerated = '' THEN
+           (SELECT pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) FROM pg_catalog.pg_attrdef ad
+            WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum) END,
+       (SELECT d.description FROM pg_catalog.pg_description d
+        WHERE d.objoid = a.attrelid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum),
+       CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN
+           (SELECT ARRAY[co.collname::text,
+                         CASE WHEN NOT pg_catalog.pg_collation_is_visible(co.oid) THEN cn.nspname::text END]
+            FROM pg_catalog.pg_collation co JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+            WHERE co.oid = a.attcollation) END
+FROM unnest($1::oid[]) AS r(oid)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-LEFT JOIN pg_catalog.pg_description d
-       ON d.objoid = a.attrelid AND d.objsubid = a.attnum AND d.classoid = 'pg_catalog.pg_class'::regclass
-LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
-LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
-WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+WHERE a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
 
 _CONSTRAINTS = """
-SELECT con.conrelid, con.contype::text, con.conname,
+SELECT con.conrelid, con.contype::text, con.conname, con.conindid,
        ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(num, pos)
              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
              ORDER BY k.pos),
-       rn.nspname, rc.relname,
+       (SELECT rn.nspname FROM pg_catalog.pg_namespace rn WHERE rn.oid = rc.relnamespace),
+       rc.relname,
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, pos)
              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
              ORDER BY k.pos),
        con.confdeltype::text, con.confupdtype::text
-FROM pg_catalog.pg_constraint con
+FROM unnest($1::oid[]) AS r(oid)
+CROSS JOIN LATERAL (
+    -- OFFSET 0 keeps this a per-table index probe; flattened, the planner prefers a seq scan
+    SELECT * FROM pg_catalog.pg_constraint c
+    WHERE c.conrelid = r.oid AND c.contype IN ('p', 'u', 'f', 'x') OFFSET 0
+) con
 LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
-LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE con.conrelid = ANY($1::oid[]) AND con.contype IN ('p', 'u', 'f')
 """
 
 _INDEXES = """
-SELECT i.indrelid, ic.relname, i.indisunique, i.indnkeyatts,
+SELECT i.indrelid, i.indexrelid, ic.relname, i.indisunique, i.indnkeyatts,
        ARRAY(SELECT CASE WHEN k.num = 0 THEN pg_catalog.pg_get_indexdef(i.indexrelid, k.pos::int, true)
                          ELSE a.attname::text END
              FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, pos)
              LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.num
              ORDER BY k.pos),
-       ARRAY(SELECT k.num = 0 FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, pos) ORDER BY k.pos),
-       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
-               WHERE c.conrelid = i.indrelid AND c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x'))
-FROM pg_catalog.pg_index i
+       ARRAY(SELECT k.num = 0 FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, pos) ORDER BY k.pos)
+FROM unnest($1::oid[]) AS r(oid)
+JOIN pg_catalog.pg_index i ON i.indrelid = r.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
-WHERE i.indrelid = ANY($1::oid[]) AND NOT i.indisprimary
+WHERE NOT i.indisprimary
 """
 
 # pg_constraint.confdeltype / confupdtype codes; "a" (NO ACTION) is the default and left out.
@@ -162,31 +174,40 @@ def build_records(
         names[oid] = name
         view = view_sql.strip() if view_sql and kinds[name] in ("view", "materialized_view") else None
         out.append(records.table(db, schema, name, kinds[name], comment, view or None))
-    ordinal, last = 0, None
-    for oid, name, fmt, not_null, default, comment, collation, collation_schema in columns:
-        ordinal = ordinal + 1 if oid == last else 1
-        last = oid
-        out.append(records.column(db, schema, names[oid], ordinal, name,
-                                  pg_type_name(fmt, collation, collation_schema), not not_null,
-                                  qualify_sequence(default, schema), comment))
-    for oid, contype, conname, cols, ref_schema, ref_table, ref_cols, on_delete, on_update in constraints:
+    ordinal, last, table_name = 0, None, ""
+    for oid, name, fmt, not_null, default, comment, collation in columns:
+        if oid != last:
+            ordinal, last, table_name = 0, oid, records.qualify(db, schema, names[oid])
+        ordinal += 1
+        coll, coll_schema = collation if collation else (None, None)
+        # records.column() inlined with the table's qualified name computed once per table:
+        # columns are most of a catalog, and re-quoting db/schema/table for each was the
+        # largest cost in the profile. The equivalence test pins it to records.column().
+        out.append({"kind": "column", "qualified_name": table_name + '."' + name.replace('"', '""') + '"',
+                    "table": table_name, "name": name, "ordinal": ordinal,
+                    "data_type": pg_type_name(fmt, coll, coll_schema), "nullable": not not_null,
+                    "default": qualify_sequence(default, schema), "comment": comment})
+    backing: set[int] = set()
+    for oid, contype, conname, index_oid, cols, ref_schema, ref_table, ref_cols, on_delete, on_update in constraints:
         table = names[oid]
+        if contype in ("p", "u", "x"):
+            backing.add(index_oid)
         if contype == "p":
             out.append(records.primary_key(db, schema, table, conname, cols))
         elif contype == "u":
             out.append(records.unique_constraint(db, schema, table, conname, cols))
-        else:
+        elif contype == "f":
             fk = {"name": conname, "constrained_columns": cols, "referred_schema": ref_schema,
                   "referred_table": ref_table, "referred_columns": ref_cols,
                   "options": {"ondelete": _FK_ACTIONS.get(on_delete), "onupdate": _FK_ACTIONS.get(on_update)}}
             out.append(records.foreign_key(db, schema, table, fk, schema))
-    for oid, name, unique, key_count, elements, is_expr, backs in indexes:
+    for oid, index_oid, name, unique, key_count, elements, is_expr in indexes:
         keys, exprs = elements[:key_count], is_expr[:key_count]
         ix: dict[str, Any] = {"name": name, "unique": unique,
                               "column_names": [None if e else k for k, e in zip(keys, exprs, strict=True)]}
         if any(exprs):
             ix["expressions"] = keys
-        if backs:
+        if index_oid in backing:
             ix["duplicates_constraint"] = name
         out.append(records.index(db, schema, names[oid], ix))
     return out
