@@ -22,4 +22,8 @@ def select_reader(engine: AsyncEngine, database: str, mode: str = "auto") -> Cat
         from .source_postgres import PostgresCatalogReader
 
         return PostgresCatalogReader(engine, database)
+    if dialect.name in ("mysql", "mariadb") and dialect.driver == "aiomysql":
+        from .source_mysql import MySQLCatalogReader
+
+        return MySQLCatalogReader(engine, database)
     return CatalogReader(engine, database)
