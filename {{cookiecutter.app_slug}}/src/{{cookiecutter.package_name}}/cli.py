@@ -70,7 +70,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _extract(args: argparse.Namespace, settings: Settings) -> int:
     from . import runs
-    from .worker import connect
+    from .temporal_client import connect
 
     console = Console()
     client = await connect(settings)

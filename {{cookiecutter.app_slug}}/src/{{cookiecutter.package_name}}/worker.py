@@ -15,8 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.envconfig import ClientConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -24,17 +22,10 @@ from .activities import ExtractorActivities
 from .config import Settings
 from .health import HealthState, start_health_server
 from .state import StateStore
+from .temporal_client import connect
 from .workflows import ExtractionWorkflow, ExtractSlicesWorkflow
 
 log = logging.getLogger(__name__)
-
-
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """Client from the standard ``TEMPORAL_*`` variables (address, namespace, API key, TLS)."""
-    config = ClientConfig.load_client_connect_config()
-    config["target_host"] = config.get("target_host") or settings.temporal_address
-    config["namespace"] = config.get("namespace") or settings.temporal_namespace
-    return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
 
 
 def build_worker(
