@@ -73,14 +73,14 @@ class Schema:
     views: list[View] = field(default_factory=list)
 
 
-def schema_count(tables: int) -> int:
-    return max(1, round(tables / TABLES_PER_SCHEMA))
+def schema_count(tables: int, per_schema: int = TABLES_PER_SCHEMA) -> int:
+    return max(1, round(tables / per_schema))
 
 
-def generate(tables: int, prefix: str = "s", seed: int = 42) -> list[Schema]:
-    """``tables`` tables spread evenly over ``schema_count(tables)`` schemas."""
+def generate(tables: int, prefix: str = "s", seed: int = 42, per_schema: int = TABLES_PER_SCHEMA) -> list[Schema]:
+    """``tables`` tables spread evenly over ``schema_count(tables, per_schema)`` schemas."""
     rng = random.Random(seed)
-    schemas = [Schema(f"{prefix}{i:03d}") for i in range(schema_count(tables))]
+    schemas = [Schema(f"{prefix}{i:03d}") for i in range(schema_count(tables, per_schema))]
     for number in range(tables):
         schema = schemas[number % len(schemas)]
         schema.tables.append(_table(rng, schema, f"t{len(schema.tables):04d}", schemas))

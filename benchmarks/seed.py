@@ -131,9 +131,13 @@ async def seed_postgres(dsn: str, database: str, schemas: list[Schema], jobs: in
     async def one(schema: Schema) -> None:
         async with gate:
             conn = await asyncpg.connect(pg_dsn(dsn, database))
+            statements = schema_script("pg", schema, name_of)
             try:
-                async with conn.transaction():
-                    await conn.execute(";\n".join(schema_script("pg", schema, name_of)))
+                # Small transactions: each one holds a lock per created relation until it
+                # commits, and the server's shared lock table is small (max_locks_per_transaction).
+                for start in range(0, len(statements), 100):
+                    async with conn.transaction():
+                        await conn.execute(";\n".join(statements[start : start + 100]))
             finally:
                 await conn.close()
 
@@ -144,8 +148,8 @@ async def seed_postgres(dsn: str, database: str, schemas: list[Schema], jobs: in
     conn = await asyncpg.connect(pg_dsn(dsn, database))
     try:
         fks = cross_schema_fks("pg", schemas, name_of)
-        for start in range(0, len(fks), 200):
-            await conn.execute(";\n".join(fks[start : start + 200]))
+        for start in range(0, len(fks), 50):
+            await conn.execute(";\n".join(fks[start : start + 50]))
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -207,6 +211,7 @@ def main() -> None:
     p.add_argument("--dsn", required=True, help="admin DSN of the server")
     p.add_argument("--database", required=True, help="database (PG) or database-name prefix (MySQL)")
     p.add_argument("--tables", type=int, default=1000)
+    p.add_argument("--tables-per-schema", type=int, default=100)
     p.add_argument("--jobs", type=int, default=2, help="schemas created in parallel (PostgreSQL)")
     p.add_argument("--drop", action="store_true", help="drop what an earlier run created and exit")
     args = p.parse_args()
@@ -218,7 +223,7 @@ def main() -> None:
         else:
             drop_mysql(args.dsn, args.database)
         return
-    schemas = generate(args.tables)
+    schemas = generate(args.tables, per_schema=args.tables_per_schema)
     if args.dialect == "postgres":
         asyncio.run(seed_postgres(args.dsn, args.database, schemas, args.jobs))
         counts = expected_counts(schemas)
