@@ -25,6 +25,13 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {'yes' if r['complete'] else 'NO'} |"
         )
         previous[r["dialect"]] = r
+    lines += ["", "CPU seconds per run (medians): baseline process | app: extract CLI, worker, Temporal dev server.",
+              "PostgreSQL/MariaDB server CPU is not included (shared servers).", "",
+              "| source | tables | baseline | CLI | worker | Temporal server |", "|---|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        c = r.get("cpu_median_s", {})
+        lines.append(f"| {r['dialect']} | {r['tables']:,} | {c.get('baseline', 0):.2f} | {c.get('cli', 0):.2f} "
+                     f"| {c.get('worker', 0):.2f} | {c.get('temporal_server', 0):.2f} |")
     m = results["machine"]
     lines += ["", f"{m['cpus']} CPUs; load average before {fmt_load(m['load_before'])}, "
               f"after {fmt_load(m.get('load_after', []))}; started {m['started']}; "

@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -59,11 +60,11 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     app = build_app(work)
     results: dict[str, Any] = {"machine": machine(), "settings": overrides, "runs": []}
-    with temporal_server(app, work) as address:
+    with temporal_server(app, work) as (address, server_pid):
         for dialect, sizes in (("postgresql", args.sizes), ("mysql", args.mysql_sizes)):
             for n in (int(s) for s in sizes.split(",") if s.strip()):
                 dsn = args.pg_dsn if dialect == "postgresql" else args.mysql_dsn
-                row = bench_size(app, work, address, dialect, dsn, n, args.repeat, overrides, args.keep)
+                row = bench_size(app, work, address, server_pid, dialect, dsn, n, args.repeat, overrides, args.keep)
                 results["runs"].append(row)
                 print(json.dumps(row), flush=True)
     results["machine"]["load_after"] = os.getloadavg()
@@ -108,7 +109,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def temporal_server(app: Path, work: Path) -> Iterator[str]:
+def temporal_server(app: Path, work: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     cmd = [str(app / ".venv" / "bin" / "temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
            "--port", str(port), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
@@ -120,7 +121,7 @@ def temporal_server(app: Path, work: Path) -> Iterator[str]:
         wait_for(lambda: subprocess.run(
             [cmd[0], "operator", "namespace", "describe", "default", "--address", address],
             capture_output=True).returncode == 0, "Temporal dev server")
-        yield address
+        yield address, proc.pid
     finally:
         stop(proc)
         log.close()
@@ -179,11 +180,26 @@ def peak_rss_mb(pid: int) -> float:
 EXIT_CRASH = "PyGILState_Release"
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-          crashes: list[str] | None = None) -> tuple[float, str]:
+          crashes: list[str] | None = None, cpu: list[float] | None = None) -> tuple[float, str]:
+    """Wall time of ``cmd`` as a whole process; its CPU time is appended to ``cpu``."""
+    before = children_cpu_s()
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(children_cpu_s() - before)
     if proc.returncode == -6 and crashes is not None and EXIT_CRASH in proc.stderr:
         crashes.append(f"{Path(cmd[0]).name}: SIGABRT at exit ({EXIT_CRASH})")
     elif proc.returncode != 0:
@@ -191,7 +207,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     return elapsed, proc.stdout
 
 
-def bench_size(app: Path, work: Path, address: str, dialect: str, dsn: str, n: int, repeat: int,
+def bench_size(app: Path, work: Path, address: str, server_pid: int, dialect: str, dsn: str, n: int, repeat: int,
                overrides: dict[str, str], keep: bool) -> dict[str, Any]:
     py = str(app / ".venv" / "bin" / "python")
     database = f"bench_{'pg' if dialect == 'postgresql' else 'my'}{n}_{os.getpid()}"
@@ -211,15 +227,22 @@ def bench_size(app: Path, work: Path, address: str, dialect: str, dsn: str, n: i
     env = app_env(work, address, source, overrides)
     extract = [str(app / ".venv" / "bin" / APP), "extract", "--source", "bench", "--no-progress", *extract_args]
     base_times, app_times, complete, crashes = [], [], True, []
+    cpu: dict[str, list[float]] = {"baseline": [], "cli": [], "worker": [], "temporal_server": []}
     load_before = os.getloadavg()
     try:
         with worker(app, work, env) as proc:
             for attempt in range(repeat + 1):  # attempt 0 warms caches on both sides, untimed
-                b_s, b_out = timed(baseline)
+                timing = cpu if attempt else None
+                b_s, b_out = timed(baseline, cpu=timing and timing["baseline"])
                 complete &= baseline_complete(json.loads(b_out), expected)
                 output = work / "out"
                 shutil.rmtree(output, ignore_errors=True)
-                a_s, _ = timed([*extract, "--output", str(output)], env=env, cwd=work, crashes=crashes)
+                worker_before, server_before = cpu_s(proc.pid), cpu_s(server_pid)
+                a_s, _ = timed([*extract, "--output", str(output)], env=env, cwd=work, crashes=crashes,
+                               cpu=timing and timing["cli"])
+                if timing:
+                    timing["worker"].append(cpu_s(proc.pid) - worker_before)
+                    timing["temporal_server"].append(cpu_s(server_pid) - server_before)
                 complete &= app_complete(output, expected)
                 if attempt:
                     base_times.append(b_s)
@@ -233,7 +256,8 @@ def bench_size(app: Path, work: Path, address: str, dialect: str, dsn: str, n: i
             "baseline_s": base_times, "app_s": app_times, "baseline_median_s": round(base, 3),
             "app_median_s": round(total, 3), "ratio": round(total / base, 2),
             "app_tables_per_s": round(n / total, 1), "worker_peak_rss_mb": round(rss, 1),
-            "load_before": load_before, "load_after": os.getloadavg(), "cli_exit_crashes": crashes}
+            "load_before": load_before, "load_after": os.getloadavg(), "cli_exit_crashes": crashes,
+            "cpu_median_s": {k: round(statistics.median(v), 2) for k, v in cpu.items() if v}}
 
 
 def baseline_complete(found: dict[str, int], expected: dict[str, int]) -> bool:
