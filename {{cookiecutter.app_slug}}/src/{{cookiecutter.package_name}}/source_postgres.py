@@ -15,7 +15,8 @@ reads a foreign key's referenced schema from ``pg_constraint.confrelid``,
 where SQLAlchemy parses it out of ``pg_get_constraintdef()`` text, which
 leaves the schema out whenever the table is visible on ``search_path``.
 
-Needs PostgreSQL 12 or newer (``pg_attribute.attgenerated``).
+Batches of PostgreSQL 11 and older (no ``pg_attribute.attgenerated``) go
+through the generic reader.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy.types import NullType
 
 from . import records
 from .models import SchemaInfo
-from .source import _PG_KINDS, SYSTEM_SCHEMAS, CatalogReader, TableRef, type_name
+from .source import _PG_KINDS, SYSTEM_SCHEMAS, CatalogReader, TableRef, _read_batch, type_name
 
 _SCHEMAS = """
 SELECT n.nspname, count(c.oid)
@@ -144,6 +145,9 @@ class PostgresCatalogReader(CatalogReader):
         if not tables:
             return []
         async with self.engine.connect() as conn:
+            if (self.engine.dialect.server_version_info or (12,)) < (12,):
+                # no pg_attribute.attgenerated before PostgreSQL 12: use the generic reader
+                return await conn.run_sync(_read_batch, self.database, schema, list(tables))
             raw = await conn.get_raw_connection()
             pg = raw.driver_connection
             assert pg is not None
