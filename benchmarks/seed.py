@@ -187,6 +187,7 @@ def seed_mysql(dsn: str, database: str, schemas: list[Schema]) -> None:
 def drop_mysql(dsn: str, database: str) -> None:
     conn = mysql_connect(dsn)
     with conn.cursor() as cur:
+        cur.execute("SET SESSION foreign_key_checks = 0")  # cross-database FKs would block the drops
         cur.execute("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
                     (database.replace("_", "\\_") + "\\_%",))
         for (name,) in cur.fetchall():
