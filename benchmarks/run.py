@@ -73,6 +73,8 @@ def main() -> int:
     (args.out / "results.md").write_text(report.markdown(results))
     report.plot(results, args.out / "results.png")
     print(report.markdown(results))
+    if args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)  # the rendered app, its venv and the last outputs
     return 0 if all(r["complete"] for r in results["runs"]) else 1
 
 
