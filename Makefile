@@ -6,7 +6,7 @@ export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 export TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/
 
-.PHONY: test demo clean
+.PHONY: test demo bench clean
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: $(BIN)/.installed
 	rm -rf demo
 	$(BIN)/cookiecutter --no-input --output-dir demo .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(MAKE) -C demo/catalog-extractor dev
+
+## Benchmark the app end to end against raw catalog queries (PostgreSQL 1k/5k/20k, MySQL 1k).
+## Results: benchmarks/results/results.{json,md,png}. Pass options with BENCH_ARGS="--sizes 1000 --repeat 3".
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/run.py --pg-dsn $(TEST_POSTGRES_URL) --mysql-dsn $(TEST_MYSQL_URL) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo

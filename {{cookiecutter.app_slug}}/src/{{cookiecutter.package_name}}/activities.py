@@ -39,6 +39,7 @@ from .models import (
     SliceResult,
     SliceTask,
 )
+from .readers import select_reader
 from .secrets import SourceConfigError, resolve_source_url
 from .source import CatalogReader, TableRef
 from .state import StateStore
@@ -71,7 +72,7 @@ class ExtractorActivities:
         if engine is None:
             engine = create_async_engine(url, pool_pre_ping=True)
             self._engines[cache_key] = engine
-        return CatalogReader(engine, database_label(url))
+        return select_reader(engine, database_label(url), self._settings.catalog_reader)
 
     @activity.defn(name=PREFLIGHT)
     @auto_heartbeater

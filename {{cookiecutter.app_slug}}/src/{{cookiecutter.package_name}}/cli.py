@@ -166,7 +166,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings, console: Consol
         return await serve(settings)
     if args.command == "dev":
         return await _dev(args, settings, console)
-    from .worker import connect
+    from .temporal_client import connect
 
     try:
         client = await connect(settings)

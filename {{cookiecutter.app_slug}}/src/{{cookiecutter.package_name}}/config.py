@@ -39,6 +39,7 @@ class Settings:
     slices_per_child: int = 200
     progress_every_seconds: float = 1.0
     max_concurrent_activities: int = 4
+    catalog_reader: str = "auto"
     heartbeat_timeout_seconds: float = 30.0
     activity_max_attempts: int = 10
     graceful_shutdown_seconds: float = 30.0
@@ -84,6 +85,8 @@ class Settings:
             raise ConfigError("SLICES_PER_CHILD must be <= 1000 to keep child histories small")
         if self.heartbeat_timeout_seconds <= 0:
             raise ConfigError("HEARTBEAT_TIMEOUT_SECONDS must be > 0")
+        if self.catalog_reader not in ("auto", "generic"):
+            raise ConfigError(f"CATALOG_READER must be 'auto' or 'generic', got {self.catalog_reader!r}")
         if self.log_format not in ("console", "json"):
             raise ConfigError(f"LOG_FORMAT must be 'console' or 'json', got {self.log_format!r}")
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+if TYPE_CHECKING:  # SQLAlchemy is imported lazily: the `extract` CLI never parses a DSN
+    from sqlalchemy.engine import URL
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _ASYNC_DRIVERS = {
@@ -47,6 +48,9 @@ def resolve_source_url(source: str, env: Mapping[str, str], secrets_dir: Path) -
             f"source {source!r} is not configured on this worker: "
             f"set {key} or create the file {secrets_dir / key}"
         )
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number

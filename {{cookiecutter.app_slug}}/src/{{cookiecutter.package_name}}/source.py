@@ -4,6 +4,10 @@ It uses SQLAlchemy 2 bulk reflection (``Inspector.get_multi_*`` with
 ``filter_names=``), so a batch costs one catalog query per entity kind rather
 than one per table. To support a new source, keep the record shapes of
 ``records.py`` and change how they are read here.
+
+This is the generic reader, used for SQLite and any other dialect.
+PostgreSQL and MySQL/MariaDB get bulk-catalog fast paths with the same
+output (``source_postgres.py``, ``source_mysql.py``); ``readers.py`` picks.
 """
 
 from __future__ import annotations

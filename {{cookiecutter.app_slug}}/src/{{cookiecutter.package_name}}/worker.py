@@ -23,8 +23,6 @@ from typing import Protocol
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker, WorkerDeploymentConfig
@@ -34,33 +32,14 @@ from .config import ConfigError, Settings
 from .health import HealthState, start_health_server
 from .metrics import metrics_runtime
 from .state import StateStore
+from .temporal_client import connect, temporal_env
 from .workflows import ExtractionWorkflow, ExtractSlicesWorkflow
 
 log = logging.getLogger(__name__)
 
-API_KEY_FILE = "TEMPORAL_API_KEY"
+__all__ = ["build_worker", "connect", "deployment_config", "serve", "temporal_env"]
+
 CONNECT_BACKOFF_MAX = 30.0
-
-
-def temporal_env(settings: Settings, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The standard ``TEMPORAL_*`` variables, plus ``TEMPORAL_API_KEY`` from a file in SECRETS_DIR.
-
-    The Helm chart mounts the API key as a file (never an env value); the file
-    has the variable's name, like the ``SOURCE_<NAME>_DSN`` files.
-    """
-    merged = dict(os.environ if env is None else env)
-    key_file = settings.secrets_dir / API_KEY_FILE
-    if not merged.get("TEMPORAL_API_KEY") and key_file.is_file():
-        merged["TEMPORAL_API_KEY"] = key_file.read_text(encoding="utf-8").strip()
-    return merged
-
-
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """Client from the standard ``TEMPORAL_*`` variables (address, namespace, API key, TLS)."""
-    config = ClientConfig.load_client_connect_config(override_env_vars=temporal_env(settings))
-    config["target_host"] = config.get("target_host") or settings.temporal_address
-    config["namespace"] = config.get("namespace") or settings.temporal_namespace
-    return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
 
 
 def deployment_config(env: Mapping[str, str] | None = None) -> WorkerDeploymentConfig | None:

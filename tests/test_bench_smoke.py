@@ -1,0 +1,42 @@
+"""The benchmark harness keeps working: a small run, end to end, with complete outputs.
+
+No assertion on time: speed is a benchmark result (``make bench``), not a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from .helpers import TEMPLATE, run
+
+PG = os.environ.get("TEST_POSTGRES_URL")
+MYSQL = os.environ.get("TEST_MYSQL_URL")
+
+
+@pytest.mark.skipif(not (PG and MYSQL), reason="set TEST_POSTGRES_URL and TEST_MYSQL_URL")
+def test_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    assert PG and MYSQL
+    run([sys.executable, str(TEMPLATE / "benchmarks" / "run.py"), "--sizes", "200", "--mysql-sizes", "40",
+         "--repeat", "1", "--pg-dsn", PG, "--mysql-dsn", MYSQL, "--out", str(out),
+         "--workdir", str(tmp_path / "work")], cwd=TEMPLATE, timeout=1500)
+
+    results = json.loads((out / "results.json").read_text())
+    runs = results["runs"]
+    assert [(r["dialect"], r["tables"]) for r in runs] == [("postgresql", 200), ("mysql", 40)]
+    for r in runs:
+        assert r["complete"], r
+        expected = r["expected"]
+        assert expected["tables"] == r["tables"]
+        assert min(expected.values()) > 0, expected  # every entity kind is present
+        assert len(r["app_s"]) == len(r["baseline_s"]) == 1
+        assert r["app_median_s"] > 0 and r["baseline_median_s"] > 0 and r["ratio"] > 0
+        assert r["worker_peak_rss_mb"] > 0
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (out / "results.md").read_text()
+    assert "| postgresql | 200 |" in table and "| mysql | 40 |" in table

@@ -1,0 +1,29 @@
+"""Pick the catalog reader for an engine: a dialect fast path, else the generic one.
+
+``CATALOG_READER=generic`` forces SQLAlchemy reflection everywhere, an
+escape hatch if a fast path ever disagrees with a server.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .source import CatalogReader
+
+READER_MODES = ("auto", "generic")
+
+
+def select_reader(engine: AsyncEngine, database: str, mode: str = "auto") -> CatalogReader:
+    """Bulk catalog queries for PostgreSQL (asyncpg) and MySQL/MariaDB; reflection otherwise."""
+    if mode == "generic":
+        return CatalogReader(engine, database)
+    dialect = engine.dialect
+    if dialect.name == "postgresql" and dialect.driver == "asyncpg":
+        from .source_postgres import PostgresCatalogReader
+
+        return PostgresCatalogReader(engine, database)
+    if dialect.name in ("mysql", "mariadb") and dialect.driver == "aiomysql":
+        from .source_mysql import MySQLCatalogReader
+
+        return MySQLCatalogReader(engine, database)
+    return CatalogReader(engine, database)
