@@ -227,9 +227,6 @@ async def test_mariadb_hostile_catalog(temporal: WorkflowEnvironment, tmp_path: 
 
 
 @pytest.mark.mysql
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="SQLAlchemy's MySQL reflection parses SHOW CREATE TABLE and keeps doubled backticks: "
-                   "`col ``q``` comes back as 'col ``q``'; source.py must unescape them")
 async def test_mariadb_backtick_in_column_name(
     temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
 ) -> None:

@@ -106,6 +106,7 @@ class MySQLCatalogReader(CatalogReader):
         if not tables:
             return []
         names = [t.name for t in tables]
+        wanted = set(names)
         args = (schema, *names)
         async with self.engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
@@ -113,7 +114,10 @@ class MySQLCatalogReader(CatalogReader):
             rows = {}
             for label, query in (("relations", _RELATIONS), ("columns", _COLUMNS),
                                  ("foreign_keys", _FOREIGN_KEYS), ("indexes", _INDEXES)):
-                rows[label] = await _query(raw, query.format(names=_marks(names)), args)
+                found = await _query(raw, query.format(names=_marks(names)), args)
+                # information_schema compares names case-insensitively: `Users` also matches
+                # `users`, which belongs to another batch. Keep exact matches only.
+                rows[label] = [row for row in found if row[0] in wanted]
             views = {t.name: await _show_create_view(raw, schema, t.name) for t in tables if t.kind == "view"}
         return build_records(self.database, schema, tables, views, **rows)
 
