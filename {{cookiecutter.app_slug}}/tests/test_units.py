@@ -6,12 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
+from temporalio.exceptions import ApplicationError
 
 from {{ cookiecutter.package_name }} import sink
+from {{ cookiecutter.package_name }}.activities import checked_size
 from {{ cookiecutter.package_name }}.config import ConfigError, Settings
-from {{ cookiecutter.package_name }}.models import SchemaInfo
+from {{ cookiecutter.package_name }}.models import PreflightResult, SchemaInfo
 from {{ cookiecutter.package_name }}.records import qualify
-from {{ cookiecutter.package_name }}.secrets import SourceConfigError, redact, resolve_source_url
+from {{ cookiecutter.package_name }}.secrets import (
+    SourceConfigError,
+    redact,
+    resolve_source_url,
+    resolve_state_store_url,
+)
 from {{ cookiecutter.package_name }}.workflows import plan_slices
 
 
@@ -49,6 +56,17 @@ def test_source_url_from_env_then_secret_file_with_password_injected(tmp_path: P
     url = resolve_source_url("hr", {}, tmp_path)
     assert url.drivername == "mysql+aiomysql"
     assert url.password == "s3cr3t"
+
+
+def test_state_store_password_comes_from_the_secret_file(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://extractor@state-db:5432/extractor_state"
+    assert resolve_state_store_url(url, {}, tmp_path) == url
+    (tmp_path / "STATE_STORE_PASSWORD").write_text("p@ss:w/rd\n")
+    resolved = resolve_state_store_url(url, {}, tmp_path)
+    assert resolved.startswith("postgresql+asyncpg://extractor:")
+    from sqlalchemy.engine import make_url
+
+    assert make_url(resolved).password == "p@ss:w/rd"
 
 
 def test_unconfigured_or_invalid_source_names_the_fix(tmp_path: Path) -> None:
@@ -106,6 +124,17 @@ def test_prune_strays_keeps_only_listed_parts(tmp_path: Path) -> None:
     stale = sink.write_part(tmp_path, sink.part_name("s", 0, 1), []).path
     assert sink.prune_strays(tmp_path, {keep}) == [stale]
     assert (tmp_path / keep).exists() and not (tmp_path / stale).exists()
+
+
+def test_preflight_refuses_a_schema_list_too_big_for_a_payload() -> None:
+    def result(schemas: int) -> PreflightResult:
+        names = [SchemaInfo(name=f"tenant_{n:06d}_{'x' * 40}", tables=10) for n in range(schemas)]
+        return PreflightResult(database="db", dialect="postgresql", server_version="16", schemas=names)
+
+    assert checked_size(result(1000)).schemas[0].name.startswith("tenant_000000")
+    with pytest.raises(ApplicationError, match="narrow --schemas") as raised:
+        checked_size(result(5000))
+    assert raised.value.non_retryable and raised.value.type == "InvalidRequest"
 
 
 def test_plan_slices_covers_every_table_once_and_keeps_empty_schemas() -> None:

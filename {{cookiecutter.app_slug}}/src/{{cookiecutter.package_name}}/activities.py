@@ -86,9 +86,9 @@ class ExtractorActivities:
             version = await reader.server_version()
             await check_schema_usage(reader, request.source, [s.name for s in schemas])
         activity.logger.info("preflight found %d schemas", len(schemas))
-        return PreflightResult(
+        return checked_size(PreflightResult(
             database=reader.database, dialect=reader.dialect, server_version=version, schemas=schemas
-        )
+        ))
 
     @activity.defn(name=EXTRACT_SLICE)
     @auto_heartbeater
@@ -204,6 +204,22 @@ async def check_schema_usage(reader: CatalogReader, source: str, schemas: list[s
             f"source {source!r}: user {user!r} lacks USAGE on schema(s) {', '.join(map(repr, denied))}; "
             f"run {grants}, or exclude them with --schemas",
         )
+
+
+MAX_PREFLIGHT_BYTES = 150_000  # Temporal warns at 256 KB per payload; the parent carries this twice
+
+
+def checked_size(result: PreflightResult) -> PreflightResult:
+    """Refuse a schema list too large to travel through Temporal, with the fix in the message."""
+    size = len(result.model_dump_json())
+    if size > MAX_PREFLIGHT_BYTES:
+        raise permanent(
+            "InvalidRequest",
+            f"{len(result.schemas)} schemas match: their list is {size // 1024} KB, over the "
+            f"{MAX_PREFLIGHT_BYTES // 1000} KB payload budget; narrow --schemas and split the catalog "
+            "into several runs (e.g. one per schema-name prefix)",
+        )
+    return result
 
 
 def checkpoint_key(run_key: str, schema: str, slice_index: int) -> str:

@@ -63,6 +63,20 @@ def resolve_source_url(source: str, env: Mapping[str, str], secrets_dir: Path) -
     return to_async_url(url)
 
 
+def resolve_state_store_url(url: str, env: Mapping[str, str], secrets_dir: Path) -> str:
+    """``STATE_STORE_URL`` with ``STATE_STORE_PASSWORD`` (env or secret file) injected, if set.
+
+    The URL is a plain setting (it lands in a ConfigMap); the password belongs
+    in the mounted secret, like the sources' ``SOURCE_<NAME>_PASSWORD``.
+    """
+    password = _lookup("STATE_STORE_PASSWORD", env, secrets_dir)
+    if password is None:
+        return url
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
+
+
 def to_async_url(url: URL) -> URL:
     """Swap a plain ``postgresql://`` style URL for its asyncio driver."""
     backend = url.get_backend_name()

@@ -31,6 +31,7 @@ from .activities import ExtractorActivities
 from .config import ConfigError, Settings
 from .health import HealthState, start_health_server
 from .metrics import metrics_runtime
+from .secrets import resolve_state_store_url
 from .state import StateStore
 from .temporal_client import connect, temporal_env
 from .workflows import ExtractionWorkflow, ExtractSlicesWorkflow
@@ -126,7 +127,8 @@ async def serve(
             return 0
         health.connected = True
         background.append(asyncio.create_task(_watch_connection(client, health, check_every)))
-        state = await StateStore.open(settings.state_store_url)
+        state_url = resolve_state_store_url(settings.state_store_url, os.environ, settings.secrets_dir)
+        state = await StateStore.open(state_url)
         activities = ExtractorActivities(settings, state)
         try:
             with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as pool:
