@@ -227,7 +227,7 @@ def bench_size(app: Path, work: Path, address: str, server_pid: int, dialect: st
         baseline = [py, str(HERE / "baseline_mysql.py"), dsn, f"{database}_", str(work / "baseline.jsonl")]
         extract_args = ["--schemas", f"^{database}_"]
     env = app_env(work, address, source, overrides)
-    extract = [str(app / ".venv" / "bin" / APP), "extract", "--source", "bench", "--no-progress", *extract_args]
+    extract = [str(app / ".venv" / "bin" / APP), "extract", "--source", "bench", *extract_args]
     base_times, app_times, complete, crashes = [], [], True, []
     cpu: dict[str, list[float]] = {"baseline": [], "cli": [], "worker": [], "temporal_server": []}
     load_before = os.getloadavg()

@@ -26,7 +26,9 @@ from .matrix import SUPPORTED, UNSUPPORTED, Combo
 SPEC = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 PUBLIC_KEYS = {k for k in SPEC if not k.startswith("_")}
 CHOICES = {k: v for k, v in SPEC.items() if isinstance(v, list) and not k.startswith("_")}
-DIALECT_FIXTURES = {"postgresql": "def postgres_catalog", "mysql": "def mysql_catalog"}
+# Only the MySQL fixtures are dialect-specific: PostgreSQL is also the production state
+# store, so its fixtures (and the fault tests that use them) are in every rendering.
+DIALECT_FIXTURES = {"mysql": "def mysql_catalog"}
 
 
 def chosen(combo: Combo, key: str) -> str:
@@ -100,6 +102,7 @@ def test_selection_is_wired(rendered: tuple[Combo, Path]) -> None:
     for name, marker in DIALECT_FIXTURES.items():
         assert (marker in fixtures) == (name == dialect), name
     assert "def sqlite_catalog" in fixtures and "def postgres_database" in fixtures
+    assert "def postgres_catalog" in fixtures
 
     recorded = json.loads((project / ".cookiecutter.json").read_text(encoding="utf-8"))["cookiecutter"]
     for key, value in combo.answers.items():

@@ -20,6 +20,7 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from {{ cookiecutter.package_name }}.config import DEFAULT_NAMESPACE
 from {{ cookiecutter.package_name }}.devserver import temporal_cli
 from {{ cookiecutter.package_name }}.models import BatchCheckpoint
 from {{ cookiecutter.package_name }}.state import StateStore
@@ -84,15 +85,19 @@ class DevServer:
         deadline = time.monotonic() + 30
         while True:
             try:
-                await Client.connect(self.address, data_converter=pydantic_data_converter)
+                await self.connect()
                 return
             except RuntimeError:
                 if time.monotonic() > deadline or self._proc.poll() is not None:
                     raise
                 await asyncio.sleep(0.2)
 
+    async def connect(self) -> Client:
+        """A client on this app's namespace (the worker's, from ``.env``), not just ``default``."""
+        return await Client.connect(self.address, namespace=DEFAULT_NAMESPACE, data_converter=pydantic_data_converter)
+
     def _launch(self) -> None:
-        args = [temporal_cli(), "server", "start-dev", "--db-filename", str(self.db),
+        args = [temporal_cli(), "server", "start-dev", "--db-filename", str(self.db), "--namespace", DEFAULT_NAMESPACE,
                 "--ip", "127.0.0.1", "--port", str(self.port), "--headless",
                 "--http-port", str(free_port()), "--metrics-port", str(free_port()), "--log-level", "error"]
         with self._log.open("ab") as out:

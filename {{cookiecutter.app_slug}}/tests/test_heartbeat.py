@@ -29,7 +29,11 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.workflow import ActivityCancellationType
 
-from {{ cookiecutter.package_name }}.heartbeat import auto_heartbeater, heartbeat_interval, record_progress
+from {{ cookiecutter.package_name }}.heartbeat import (
+    auto_heartbeater,
+    heartbeat_interval,
+    record_progress,
+)
 
 
 class Beats:

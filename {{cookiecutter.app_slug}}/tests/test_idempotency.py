@@ -18,7 +18,12 @@ from temporalio.testing import ActivityEnvironment
 
 from {{ cookiecutter.package_name }}.activities import ExtractorActivities
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.models import ExtractionRequest, FinalizeInput, RunContext, SliceTask
+from {{ cookiecutter.package_name }}.models import (
+    ExtractionRequest,
+    FinalizeInput,
+    RunContext,
+    SliceTask,
+)
 from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.workflows import plan_slices
 
