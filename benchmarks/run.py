@@ -85,16 +85,21 @@ def machine() -> dict[str, Any]:
 
 
 def build_app(work: Path) -> Path:
-    """Render the template with default answers and install it with its dev extra (once per workdir)."""
+    """Render the app and install it with its dev extra (once per workdir).
+
+    A ``mysql`` rendering carries both drivers (PostgreSQL is in every rendering, as
+    the production state store), so one app serves the PostgreSQL and MySQL runs.
+    """
     from cookiecutter.main import cookiecutter
 
     app = work / APP
     if not (app / ".venv" / "bin" / APP).exists():
         shutil.rmtree(app, ignore_errors=True)
-        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(work))
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(work),
+                     extra_context={"source_dialect": "mysql", "init_git": "no"})
         (app / ".env").unlink(missing_ok=True)  # the harness passes every setting explicitly
         uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
-        subprocess.run([uv, "venv", "-q", str(app / ".venv")], cwd=app, check=True)
+        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(app / ".venv")], cwd=app, check=True)
         # Installed as a deployment would be: not editable, bytecode compiled up front
         # (this environment may set PYTHONDONTWRITEBYTECODE, which would make every
         # process start recompile every module and dwarf what we measure).
