@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,16 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: i
             f"--- stdout ---\n{proc.stdout[-8000:]}\n--- stderr ---\n{proc.stderr[-8000:]}"
         )
     return proc.stdout
+
+
+def helm_binary() -> str:
+    """The real helm: ``$HELM``, else PATH, else fetched once by ``scripts/fetch-helm.sh`` (cached)."""
+    found = os.environ.get("HELM") or shutil.which("helm")
+    if found:
+        return found
+    proc = subprocess.run(["bash", str(TEMPLATE / "scripts" / "fetch-helm.sh")],
+                          capture_output=True, text=True, check=True)
+    return proc.stdout.strip().splitlines()[-1]
 
 
 def install(project: Path, python: str | None = None) -> Path:

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import TEMPLATE, render
+from .helpers import helm_binary, render
 
 DIALECTS = ["postgresql", "mysql", "sqlite"]
 K8S_VERSIONS = ["1.30.0", "1.33.0"]
@@ -114,8 +114,7 @@ class Rendering:
 
 @pytest.fixture(scope="session")
 def helm() -> str:
-    proc = run(["bash", str(TEMPLATE / "scripts" / "fetch-helm.sh")])
-    return proc.stdout.strip().splitlines()[-1]
+    return helm_binary()
 
 
 @pytest.fixture(scope="session")
