@@ -159,13 +159,18 @@ async def retried_attempts(client: Client, workflow_id: str) -> int:
     )
 
 
+def worker_env(address: str, task_queue: str, state_url: str, source_url: str, **extra: str) -> dict[str, str]:
+    """Environment of a worker subprocess: where to poll, where to checkpoint, what to read."""
+    return {"TEMPORAL_ADDRESS": address, "TASK_QUEUE": task_queue, "STATE_STORE_URL": state_url,
+            "SOURCE_TEST_DSN": source_url, **extra}
+
+
 async def test_worker_sigkill_mid_extraction_resumes_with_at_most_one_batch_redone(
     temporal: WorkflowEnvironment, big: BigCatalog, tmp_path: Path
 ) -> None:
     task_queue = f"kill-{uuid.uuid4().hex}"
     state_url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    env = {"TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host, "TASK_QUEUE": task_queue,
-           "STATE_STORE_URL": state_url, "SOURCE_TEST_DSN": big.url}
+    env = worker_env(temporal.client.service_client.config.target_host, task_queue, state_url, big.url)
     state = await StateStore.open(state_url)
     first = WorkerProcess(tmp_path, "worker-1", env)
     second: WorkerProcess | None = None
@@ -242,8 +247,7 @@ async def test_temporal_server_restart_mid_run(big: BigCatalog, tmp_path: Path) 
     await server.start()
     state_url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
     task_queue = f"restart-{uuid.uuid4().hex}"
-    worker = WorkerProcess(tmp_path, "worker", {"TEMPORAL_ADDRESS": server.address, "TASK_QUEUE": task_queue,
-                                                 "STATE_STORE_URL": state_url, "SOURCE_TEST_DSN": big.url})
+    worker = WorkerProcess(tmp_path, "worker", worker_env(server.address, task_queue, state_url, big.url))
     state = await StateStore.open(state_url)
     try:
         client = await server.connect()
@@ -271,8 +275,8 @@ async def test_worker_sigterm_drains_and_the_run_resumes_on_another_worker(
     """SIGTERM (a pod being replaced): the worker stops within its grace period, exits 0, nothing is lost."""
     task_queue = f"drain-{uuid.uuid4().hex}"
     state_url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    env = {"TEMPORAL_ADDRESS": temporal.client.service_client.config.target_host, "TASK_QUEUE": task_queue,
-           "STATE_STORE_URL": state_url, "SOURCE_TEST_DSN": big.url, "GRACEFUL_SHUTDOWN_SECONDS": "1"}
+    env = worker_env(temporal.client.service_client.config.target_host, task_queue, state_url, big.url,
+                     GRACEFUL_SHUTDOWN_SECONDS="1")
     state = await StateStore.open(state_url)
     first = WorkerProcess(tmp_path, "worker-1", env)
     second: WorkerProcess | None = None

@@ -77,6 +77,18 @@ async def last_workflow_task_identity(handle: WorkflowHandle[Any, Any]) -> str:
     return identity
 
 
+async def kill_both(
+    first: WorkerProcess, second: WorkerProcess | None, starting: asyncio.Task[tuple[WorkerProcess, int]] | None
+) -> None:
+    """Clean up after a drain test, including a second worker that was still starting."""
+    await first.kill()
+    if second is None and starting is not None:
+        with contextlib.suppress(AssertionError):
+            second, _ = await starting
+    if second is not None:
+        await second.kill()
+
+
 async def test_sigterm_drains_in_flight_activity_then_exits_0(temporal: WorkflowEnvironment, tmp_path: Path) -> None:
     fleet = Fleet(temporal.client, tmp_path, grace_seconds=10)
     first, health = await fleet.start("first")
@@ -105,12 +117,7 @@ async def test_sigterm_drains_in_flight_activity_then_exits_0(temporal: Workflow
         assert result == {"pid": first.pid, "attempt": 1, "resumed_from": 0}, "the activity was not allowed to finish"
         assert (await last_workflow_task_identity(handle)).startswith(f"{second.pid}@")
     finally:
-        await first.kill()
-        if second is None and starting is not None:
-            with contextlib.suppress(AssertionError):
-                second, _ = await starting
-        if second is not None:
-            await second.kill()
+        await kill_both(first, second, starting)
 
 
 async def test_activity_past_the_grace_period_is_cancelled_and_resumes_on_another_worker(
@@ -136,9 +143,4 @@ async def test_activity_past_the_grace_period_is_cancelled_and_resumes_on_anothe
         assert result["pid"] == second.pid and result["attempt"] == 2, result
         assert result["resumed_from"] >= 1, f"the retry did not resume from the heartbeat checkpoint: {result}"
     finally:
-        await first.kill()
-        if second is None and starting is not None:
-            with contextlib.suppress(AssertionError):
-                second, _ = await starting
-        if second is not None:
-            await second.kill()
+        await kill_both(first, second, starting)
