@@ -21,12 +21,14 @@ from typing import Any
 
 from catalog_extractor import sink
 from catalog_extractor import source_postgres as pg_source
+from catalog_extractor.source import SchemaTables
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def transform(batch: tuple[Any, ...]) -> tuple[int, str]:
     schema, tables, relations, columns, constraints, indexes = batch
-    found = pg_source.build_records("db", schema, tables, relations, columns, constraints, indexes)
+    groups = [SchemaTables(schema, tables)]
+    found = pg_source.build_records("db", groups, relations, columns, constraints, indexes)
     return len(found), hashlib.sha256(sink.encode(found)).hexdigest()
 
 
@@ -39,7 +41,8 @@ async def read_all(url: str) -> list[tuple[Any, ...]]:
         async with engine.connect() as conn:
             pg = (await conn.get_raw_connection()).driver_connection
             assert pg is not None
-            relations = [tuple(r) for r in await pg.fetch(pg_source._RELATIONS, schema.name, [t.name for t in tables])]
+            names = [t.name for t in tables]
+            relations = [tuple(r) for r in await pg.fetch(pg_source._RELATIONS, [schema.name] * len(names), names)]
             oids = [r[0] for r in relations]
             rest = [[tuple(r) for r in await pg.fetch(q, oids)]
                     for q in (pg_source._COLUMNS, pg_source._CONSTRAINTS, pg_source._INDEXES)]

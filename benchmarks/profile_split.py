@@ -20,7 +20,7 @@ import sys
 CATEGORIES = (
     ("idle (waiting in epoll)", ("EpollSelector.select",)),
     ("transform (rows -> records)", ("build_records", "pg_type_name", "mysql_type_name")),
-    ("query (driver I/O + row decoding)", ("_read_ready__data_received", "read_batch", "list_tables",
+    ("query (driver I/O + row decoding)", ("_read_ready__data_received", "read_batch", "list_tables", "tables_by_schema",
                                            "list_schemas", "asyncpg", "aiomysql", "pymysql")),
     ("write (encode, part files)", ("write_part", "sink.py")),
     ("checkpoint (state store)", ("StateStore", "state.py", "aiosqlite")),

@@ -19,9 +19,10 @@ from typing import Any
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.batches import Batch
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.models import Counts, PartRef, SliceTask
-from {{ cookiecutter.package_name }}.source import CatalogReader, TableRef
+from {{ cookiecutter.package_name }}.source import CatalogReader
 from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.worker import build_worker
 
@@ -35,14 +36,14 @@ class SlowActivities(ExtractorActivities):
         self.cancelled: list[str] = []
 
     async def _extract_batch(
-        self, reader: CatalogReader, task: SliceTask, number: int, tables: list[TableRef], root: Path
+        self, reader: CatalogReader, task: SliceTask, number: int, batch: Batch, root: Path
     ) -> tuple[PartRef, Counts]:
         try:
             await asyncio.sleep(self.delay)
         except asyncio.CancelledError:
-            self.cancelled.append(f"{task.slice.schema_name}/{task.slice.index}/{number}")
+            self.cancelled.append(f"{task.slice.index}/{number}")
             raise
-        return await super()._extract_batch(reader, task, number, tables, root)
+        return await super()._extract_batch(reader, task, number, batch, root)
 
 
 @asynccontextmanager

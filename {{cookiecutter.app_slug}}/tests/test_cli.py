@@ -90,7 +90,7 @@ async def test_extract_status_cancel_round_trip(
         workflow_id = match.group(1)
         details = await heartbeat_details(temporal_env.client, f"{workflow_id}/slices-0000")
         assert details["schema"] == "main", details
-        assert re.match(r"main slice \d+: batch \d+/\d+, \d+/\d+ tables", details["status"]), details
+        assert re.match(r"slice \d+ \(main\): batch \d+/\d+, \d+/\d+ tables", details["status"]), details
 
         code, out = await run_cli("status", workflow_id)
         assert code == cli.EXIT_OK, out

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from {{ cookiecutter.package_name }}.readers import select_reader
 from {{ cookiecutter.package_name }}.secrets import to_async_url
-from {{ cookiecutter.package_name }}.source import CatalogReader
+from {{ cookiecutter.package_name }}.source import CatalogReader, SchemaTables
 
 from .catalogs import (
     PG_DDL,
@@ -71,14 +71,13 @@ COMMENT ON COLUMN "odd.Schema ""q"" x".things.tags IS 'free-form';
 
 
 async def read_all(reader: CatalogReader, pattern: str | None) -> list[dict[str, Any]]:
-    """Every record of every matching schema, one batch per schema, in a stable order."""
+    """Every record of every matching schema, read as one batch across schemas, in a stable order."""
     import re
 
-    found: list[dict[str, Any]] = []
-    for schema in await reader.list_schemas(re.compile(pattern) if pattern else None):
-        tables = await reader.list_tables(schema.name)
-        assert len(tables) == schema.tables
-        found.extend(await reader.read_batch(schema.name, tables))
+    schemas = await reader.list_schemas(re.compile(pattern) if pattern else None)
+    listing = await reader.tables_by_schema([s.name for s in schemas])
+    assert {s.name: s.tables for s in schemas} == {name: len(tables) for name, tables in listing.items()}
+    found = await reader.read_batch([SchemaTables(name, tables) for name, tables in listing.items()])
     return sorted(found, key=lambda r: (r["kind"], r["qualified_name"]))
 
 

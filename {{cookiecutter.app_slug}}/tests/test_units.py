@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from {{ cookiecutter.package_name }} import sink
 from {{ cookiecutter.package_name }}.activities import checked_size
+from {{ cookiecutter.package_name }}.batches import plan_batches
 from {{ cookiecutter.package_name }}.config import ConfigError, Settings
 from {{ cookiecutter.package_name }}.models import PreflightResult, SchemaInfo
 from {{ cookiecutter.package_name }}.records import qualify
@@ -19,6 +20,7 @@ from {{ cookiecutter.package_name }}.secrets import (
     resolve_source_url,
     resolve_state_store_url,
 )
+from {{ cookiecutter.package_name }}.source import TableRef
 from {{ cookiecutter.package_name }}.workflows import plan_slices
 
 
@@ -95,18 +97,13 @@ def test_part_files_are_deterministic_and_atomic(tmp_path: Path) -> None:
         {"kind": "column", "qualified_name": '"d"."s"."t"."b"', "name": "b"},
         {"kind": "table", "qualified_name": '"d"."s"."t"', "table_type": "table", "name": "t"},
     ]
-    name = sink.part_name("s", 0, 3)
+    name = sink.part_name(0, 3)
     first = sink.write_part(tmp_path, name, records)
     second = sink.write_part(tmp_path, name, list(reversed(records)))
     assert first == second
     lines = (tmp_path / name).read_text().splitlines()
     assert [json.loads(line)["kind"] for line in lines] == ["table", "column"]
     assert [p.name for p in (tmp_path / name).parent.iterdir()] == [Path(name).name]
-
-
-def test_schema_keys_are_safe_and_distinct() -> None:
-    assert sink.schema_key("Users") != sink.schema_key("users")
-    assert "/" not in sink.schema_key("a/b") and sink.schema_key("a/b") != sink.schema_key("a_b")
 
 
 def test_views_are_counted_apart_from_tables() -> None:
@@ -120,8 +117,8 @@ def test_views_are_counted_apart_from_tables() -> None:
 
 
 def test_prune_strays_keeps_only_listed_parts(tmp_path: Path) -> None:
-    keep = sink.write_part(tmp_path, sink.part_name("s", 0, 0), []).path
-    stale = sink.write_part(tmp_path, sink.part_name("s", 0, 1), []).path
+    keep = sink.write_part(tmp_path, sink.part_name(0, 0), []).path
+    stale = sink.write_part(tmp_path, sink.part_name(0, 1), []).path
     assert sink.prune_strays(tmp_path, {keep}) == [stale]
     assert (tmp_path / keep).exists() and not (tmp_path / stale).exists()
 
@@ -137,8 +134,42 @@ def test_preflight_refuses_a_schema_list_too_big_for_a_payload() -> None:
     assert raised.value.non_retryable and raised.value.type == "InvalidRequest"
 
 
-def test_plan_slices_covers_every_table_once_and_keeps_empty_schemas() -> None:
+def test_plan_slices_splits_big_schemas_and_keeps_empty_ones() -> None:
     slices = plan_slices([SchemaInfo(name="big", tables=5), SchemaInfo(name="empty", tables=0)], 2)
-    assert [(s.schema_name, s.index, s.start, s.stop) for s in slices] == [
-        ("big", 0, 0, 2), ("big", 1, 2, 4), ("big", 2, 4, 5), ("empty", 0, 0, 0),
+    assert [(s.index, s.schemas, s.start, s.stop) for s in slices] == [
+        (0, ["big"], 0, 2), (1, ["big"], 2, 4), (2, ["big", "empty"], 4, None),
     ]
+
+
+def test_plan_slices_packs_small_schemas_so_activities_follow_the_table_count() -> None:
+    schemas = [SchemaInfo(name=f"s{n:02d}", tables=100) for n in range(50)]
+    slices = plan_slices(schemas, 2000)
+    assert [(len(s.schemas), s.start, s.stop) for s in slices] == [(20, 0, None), (20, 0, None), (10, 0, None)]
+    mixed = [SchemaInfo(name="a", tables=3), SchemaInfo(name="b", tables=0), SchemaInfo(name="c", tables=4),
+             SchemaInfo(name="d", tables=2)]
+    assert [s.ranges() for s in plan_slices(mixed, 4)] == [
+        [("a", 0, None), ("b", 0, None), ("c", 0, 1)], [("c", 1, None), ("d", 0, 1)], [("d", 1, None)],
+    ]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 100])
+@pytest.mark.parametrize("batch_size", [1, 2, 5])
+def test_slices_and_batches_cover_every_table_once_and_every_schema_record_once(size: int, batch_size: int) -> None:
+    counts = {"a": 3, "b": 0, "c": 7, "d": 1, "e": 0}
+    listing = {name: [TableRef(f"t{n}", "table") for n in range(count)] for name, count in counts.items()}
+    tables, schema_records = [], []
+    for ref in plan_slices([SchemaInfo(name=k, tables=v) for k, v in counts.items()], size):
+        batches = plan_batches(ref, listing, batch_size)
+        assert batches and all(b.tables <= batch_size for b in batches)
+        assert sum(b.tables for b in batches) <= size
+        for batch in batches:
+            tables += [(g.schema, t.name) for g in batch.groups for t in g.tables]
+            schema_records += batch.new_schemas
+    assert tables == [(name, t.name) for name, found in listing.items() for t in found]
+    assert schema_records == list(counts)
+
+
+def test_batches_pick_up_tables_added_after_planning_at_the_end_of_a_schema() -> None:
+    ref = plan_slices([SchemaInfo(name="s", tables=2)], 10)[0]
+    grown = {"s": [TableRef(name, "table") for name in ("a", "b", "c")]}
+    assert [[t.name for g in b.groups for t in g.tables] for b in plan_batches(ref, grown, 2)] == [["a", "b"], ["c"]]

@@ -1,8 +1,8 @@
 """Activities: the only code that touches the source, the sink and the state store.
 
-Each activity is idempotent. ``extract_slice`` reads its tables in batches;
-after each batch it writes one part file (deterministic name, atomic rename)
-and then records ``next_batch`` in the state store, so a retried attempt
+Each activity is idempotent. ``extract_slice`` reads its tables in batches
+(``batches.py``); after each batch it writes one part file (deterministic
+name, atomic rename) and then records ``next_batch`` in the state store, so a retried attempt
 resumes after the last finished batch and at most one batch is redone.
 """
 
@@ -21,6 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from . import metrics, records, sink
+from .batches import Batch, plan_batches
 from .config import Settings
 from .errors import permanent, source_errors
 from .heartbeat import auto_heartbeater, record_progress
@@ -41,7 +42,7 @@ from .models import (
 )
 from .readers import select_reader
 from .secrets import SourceConfigError, resolve_source_url
-from .source import CatalogReader, TableRef
+from .source import CatalogReader
 from .state import StateStore
 
 
@@ -94,8 +95,8 @@ class ExtractorActivities:
     @auto_heartbeater
     @metrics.count_errors
     async def extract_slice(self, task: SliceTask) -> SliceResult:
-        """Extract one slice of one schema, resuming from its checkpoint."""
-        with log_context(schema=task.slice.schema_name, slice=task.slice.index):
+        """Extract one slice (tables of one or more schemas), resuming from its checkpoint."""
+        with log_context(schema=task.slice.schemas[0], slice=task.slice.index):
             try:
                 return await self._extract_slice(task)
             except asyncio.CancelledError:
@@ -104,45 +105,47 @@ class ExtractorActivities:
 
     async def _extract_slice(self, task: SliceTask) -> SliceResult:
         request, ref = task.run.request, task.slice
-        key = checkpoint_key(task.run.run_key, ref.schema_name, ref.index)
+        key = checkpoint_key(task.run.run_key, ref.index)
         entry = await self._state.get(key)
         checkpoint = BatchCheckpoint.model_validate(entry.value) if entry else BatchCheckpoint()
         version = entry.version if entry else 0
         resumed_from = checkpoint.next_batch
         reader = self.reader(request.source)
         with source_errors(request.source):
-            tables = (await reader.list_tables(ref.schema_name))[ref.start : ref.stop]
-        batches = chunk(tables, request.batch_size)
+            listing = await reader.tables_by_schema(ref.schemas)
+        batches = plan_batches(ref, listing, request.batch_size)
+        total = sum(b.tables for b in batches)
         root = sink.run_dir(request.output, request.source, task.run.workflow_id)
         for number in range(checkpoint.next_batch, len(batches)):
+            batch = batches[number]
             # Count the attempt before reading, so a batch a dead worker was on shows up as redone.
             checkpoint = checkpoint.started(number, len(batches))
             version = await self._state.put(key, checkpoint.model_dump(), version)
-            part, counts = await self._extract_batch(reader, task, number, batches[number], root)
+            with log_context(schema=batch.label):
+                part, counts = await self._extract_batch(reader, task, number, batch, root)
             checkpoint = checkpoint.finished(part, counts)
             version = await self._state.put(key, checkpoint.model_dump(), version)
             metrics.record_batch(counts)
             done = checkpoint.counts.tables + checkpoint.counts.views
-            record_progress({"status": f"{ref.schema_name} slice {ref.index}: batch {number + 1}/{len(batches)}, "
-                                       f"{done}/{len(tables)} tables",
-                             "schema": ref.schema_name, "slice": ref.index,
+            record_progress({"status": f"slice {ref.index} ({batch.label}): batch {number + 1}/{len(batches)}, "
+                                       f"{done}/{total} tables",
+                             "schema": batch.label, "slice": ref.index,
                              "batch": number + 1, "batches": len(batches),
-                             "tables": done, "tables_in_slice": len(tables)})
+                             "tables": done, "tables_in_slice": total})
             activity.logger.debug("batch %d/%d written: %s", number + 1, len(batches), part.path)
-        activity.logger.info("slice done: %d tables in %d batches (resumed at batch %d)",
-                             checkpoint.counts.tables + checkpoint.counts.views, len(batches), resumed_from)
+        activity.logger.info("slice done: %d tables of %d schema(s) in %d batches (resumed at batch %d)",
+                             checkpoint.counts.tables + checkpoint.counts.views, len(ref.schemas),
+                             len(batches), resumed_from)
         return SliceResult(slice=ref, counts=checkpoint.counts, batches=len(batches),
                            resumed_from_batch=resumed_from, redone_batches=checkpoint.redone)
 
     async def _extract_batch(
-        self, reader: CatalogReader, task: SliceTask, number: int, tables: list[TableRef], root: Path
+        self, reader: CatalogReader, task: SliceTask, number: int, batch: Batch, root: Path
     ) -> tuple[PartRef, Counts]:
-        ref = task.slice
         with source_errors(task.run.request.source):
-            found = await reader.read_batch(ref.schema_name, tables)
-        if ref.index == 0 and number == 0:
-            found.append(records.schema(reader.database, ref.schema_name))
-        name = sink.part_name(ref.schema_name, ref.index, number)
+            found = await reader.read_batch(batch.groups)
+        found.extend(records.schema(reader.database, name) for name in batch.new_schemas)
+        name = sink.part_name(task.slice.index, number)
         part = await asyncio.to_thread(sink.write_part, root, name, found)
         return part, sink.count(found)
 
@@ -222,13 +225,8 @@ def checked_size(result: PreflightResult) -> PreflightResult:
     return result
 
 
-def checkpoint_key(run_key: str, schema: str, slice_index: int) -> str:
-    return f"{run_key}|{sink.schema_key(schema)}|{slice_index:05d}"
-
-
-def chunk(tables: list[TableRef], size: int) -> list[list[TableRef]]:
-    """Batches of ``size``; an empty slice still has one (empty) batch."""
-    return [tables[i : i + size] for i in range(0, len(tables), size)] or [[]]
+def checkpoint_key(run_key: str, slice_index: int) -> str:
+    return f"{run_key}|{slice_index:05d}"
 
 
 def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:

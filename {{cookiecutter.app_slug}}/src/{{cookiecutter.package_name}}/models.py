@@ -7,6 +7,7 @@ catalog records go to the sink, credentials stay on the worker.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -97,13 +98,33 @@ class RunContext(BaseModel):
         return f"{self.workflow_id}:{self.run_id}"
 
 
-class SliceRef(BaseModel):
-    """Tables ``[start, stop)`` of one schema, in name order."""
+class TableRange(NamedTuple):
+    """Tables ``[start, stop)`` of one schema in name order; ``stop=None`` runs to its end."""
 
-    schema_name: str
-    index: int
+    schema: str
     start: int
-    stop: int
+    stop: int | None
+
+
+class SliceRef(BaseModel):
+    """The unit of work of one activity: a run of tables in (schema, table name) order.
+
+    It starts at table ``start`` of ``schemas[0]`` and ends before table ``stop``
+    of ``schemas[-1]`` (``None``: at that schema's end); the schemas in between
+    are whole. Small schemas share a slice and big ones span several, so the
+    number of activities follows the table count, not the schema count. Only
+    names travel, which keeps the payload no bigger than the schema list.
+    """
+
+    index: int
+    schemas: list[str]
+    start: int = 0
+    stop: int | None = None
+
+    def ranges(self) -> list[TableRange]:
+        last = len(self.schemas) - 1
+        return [TableRange(name, self.start if n == 0 else 0, self.stop if n == last else None)
+                for n, name in enumerate(self.schemas)]
 
 
 class SliceTask(BaseModel):
@@ -128,14 +149,16 @@ class Counts(BaseModel):
 
 
 class SlicesReport(BaseModel):
-    """A child's batched progress report to its parent: slices finished per schema."""
+    """A child's batched progress report to its parent: slices finished, and per schema."""
 
+    slices: int = 0
     slices_by_schema: dict[str, int] = {}
     tables: int = 0
 
     def add(self, result: SliceResult) -> None:
-        schema = result.slice.schema_name
-        self.slices_by_schema[schema] = self.slices_by_schema.get(schema, 0) + 1
+        self.slices += 1
+        for schema in result.slice.schemas:
+            self.slices_by_schema[schema] = self.slices_by_schema.get(schema, 0) + 1
         self.tables += result.counts.tables + result.counts.views
 
 

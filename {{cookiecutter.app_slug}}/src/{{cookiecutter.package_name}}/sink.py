@@ -1,6 +1,6 @@
 """Output writer: JSON Lines part files plus a manifest, written atomically.
 
-File names are derived from what they contain (schema, slice, batch), never
+File names are derived from what they contain (slice and batch), never
 from time or randomness, so re-running a batch overwrites the same file with
 the same bytes. Each file is written to a temporary name in the same folder
 and renamed into place, so readers never see half a file.
@@ -32,14 +32,8 @@ def run_dir(output: str | Path, source: str, run_key: str) -> Path:
     return Path(output) / _safe(source) / _safe(run_key)
 
 
-def schema_key(schema: str) -> str:
-    """Readable, collision-free file-name fragment for a schema name."""
-    digest = hashlib.sha256(schema.encode()).hexdigest()[:10]
-    return f"{_safe(schema)[:40]}-{digest}"
-
-
-def part_name(schema: str, slice_index: int, batch: int) -> str:
-    return f"{PARTS_DIR}/{schema_key(schema)}/{slice_index:05d}-{batch:05d}.jsonl"
+def part_name(slice_index: int, batch: int) -> str:
+    return f"{PARTS_DIR}/{slice_index:05d}-{batch:05d}.jsonl"
 
 
 def encode(records: Iterable[dict[str, Any]]) -> bytes:

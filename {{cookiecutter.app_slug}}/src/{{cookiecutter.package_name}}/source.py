@@ -1,4 +1,4 @@
-"""Catalog reader: turns one schema, one batch of tables at a time, into records.
+"""Catalog reader: turns one batch of tables (of one or more schemas) into records.
 
 It uses SQLAlchemy 2 bulk reflection (``Inspector.get_multi_*`` with
 ``filter_names=``), so a batch costs one catalog query per entity kind rather
@@ -43,6 +43,14 @@ class TableRef:
     kind: str
 
 
+@dataclass(frozen=True)
+class SchemaTables:
+    """Some tables of one schema; a batch is a list of these."""
+
+    schema: str
+    tables: Sequence[TableRef]
+
+
 class CatalogReader:
     """Reads catalog metadata from one source database."""
 
@@ -69,10 +77,14 @@ class CatalogReader:
         async with self.engine.connect() as conn:
             return await conn.run_sync(_list_tables, schema)
 
-    async def read_batch(self, schema: str, tables: Sequence[TableRef]) -> list[dict[str, Any]]:
-        """All records of ``tables`` (one schema), in a deterministic order."""
+    async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
+        """``list_tables`` of several schemas (a slice's); fast paths ask in one query."""
+        return {schema: await self.list_tables(schema) for schema in schemas}
+
+    async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
+        """All records of the batch's tables, in a deterministic order."""
         async with self.engine.connect() as conn:
-            return await conn.run_sync(_read_batch, self.database, schema, list(tables))
+            return await conn.run_sync(read_groups, self.database, batch)
 
 
 def _list_schemas(conn: Connection, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
@@ -95,6 +107,11 @@ def _list_tables(conn: Connection, schema: str) -> list[TableRef]:
     found = {name: "table" for name in insp.get_table_names(schema=schema)}
     found.update({name: "view" for name in insp.get_view_names(schema=schema)})
     return sorted(TableRef(name, kind) for name, kind in found.items())
+
+
+def read_groups(conn: Connection, database: str, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
+    """The generic read of a batch: SQLAlchemy's bulk reflection, one schema at a time."""
+    return [record for group in batch for record in _read_batch(conn, database, group.schema, list(group.tables))]
 
 
 def _read_batch(

@@ -41,7 +41,7 @@ from sqlalchemy.types import NullType
 
 from . import records
 from .models import SchemaInfo
-from .source import SYSTEM_SCHEMAS, CatalogReader, TableRef, type_name
+from .source import SYSTEM_SCHEMAS, CatalogReader, SchemaTables, TableRef, type_name
 
 _KINDS = {"BASE TABLE": "table", "SYSTEM VERSIONED": "table", "VIEW": "view"}
 _FK_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})  # RESTRICT / NO ACTION: the default
@@ -102,23 +102,26 @@ class MySQLCatalogReader(CatalogReader):
         rows = await self._fetch(_TABLES, schema)
         return sorted(TableRef(name, _KINDS[kind]) for name, kind in rows)
 
-    async def read_batch(self, schema: str, tables: Sequence[TableRef]) -> list[dict[str, Any]]:
-        if not tables:
-            return []
-        names = [t.name for t in tables]
-        wanted = set(names)
-        args = (schema, *names)
+    async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
+        """One connection per batch; ``information_schema`` is asked schema by schema."""
         async with self.engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
             assert raw is not None
-            rows = {}
-            for label, query in (("relations", _RELATIONS), ("columns", _COLUMNS),
-                                 ("foreign_keys", _FOREIGN_KEYS), ("indexes", _INDEXES)):
-                found = await _query(raw, query.format(names=_marks(names)), args)
-                # information_schema compares names case-insensitively: `Users` also matches
-                # `users`, which belongs to another batch. Keep exact matches only.
-                rows[label] = [row for row in found if row[0] in wanted]
-            views = {t.name: await _show_create_view(raw, schema, t.name) for t in tables if t.kind == "view"}
+            return [record for group in batch if group.tables
+                    for record in await self._read_schema(raw, group.schema, group.tables)]
+
+    async def _read_schema(self, raw: Any, schema: str, tables: Sequence[TableRef]) -> list[dict[str, Any]]:
+        names = [t.name for t in tables]
+        wanted = set(names)
+        args = (schema, *names)
+        rows = {}
+        for label, query in (("relations", _RELATIONS), ("columns", _COLUMNS),
+                             ("foreign_keys", _FOREIGN_KEYS), ("indexes", _INDEXES)):
+            found = await _query(raw, query.format(names=_marks(names)), args)
+            # information_schema compares names case-insensitively: `Users` also matches
+            # `users`, which belongs to another batch. Keep exact matches only.
+            rows[label] = [row for row in found if row[0] in wanted]
+        views = {t.name: await _show_create_view(raw, schema, t.name) for t in tables if t.kind == "view"}
         return build_records(self.database, schema, tables, views, **rows)
 
     async def _fetch(self, query: str, *args: Any) -> list[Any]:

@@ -3,9 +3,9 @@
 The generic reader goes through SQLAlchemy reflection: several queries per
 entity kind (type, collation and opclass look-ups included), result mapping
 and regex parsing of constraint definitions. This reader asks four bulk
-queries per batch of tables (relations, columns, constraints, indexes) on
-the pooled asyncpg connection and builds the very same records with
-``records.py``. ``tests/test_source_equivalence.py`` holds both readers to
+queries per batch of tables (relations, columns, constraints, indexes), however
+many schemas the batch spans, on the pooled asyncpg connection and builds the
+very same records with ``records.py``. ``tests/test_source_equivalence.py`` holds both readers to
 the same output, field for field, on the fixture catalogs (enums, domains,
 arrays, identity, generated and serial columns, expression, partial and
 covering indexes, composite and cross-schema foreign keys).
@@ -33,7 +33,7 @@ from sqlalchemy.types import NullType
 
 from . import records
 from .models import SchemaInfo
-from .source import _PG_KINDS, SYSTEM_SCHEMAS, CatalogReader, TableRef, _read_batch, type_name
+from .source import _PG_KINDS, SYSTEM_SCHEMAS, CatalogReader, SchemaTables, TableRef, read_groups, type_name
 
 _SCHEMAS = """
 SELECT n.nspname, count(c.oid)
@@ -49,22 +49,26 @@ GROUP BY n.nspname
 # per-table kinds are joined to ``unnest($1::oid[])``. A seq scan here would make the
 # whole extraction quadratic in the catalog size.
 _TABLES = """
-SELECT c.relname, c.relkind::text
-FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_class c ON c.oid = dep.objid
-WHERE dep.refclassid = 'pg_catalog.pg_namespace'::regclass AND dep.classid = 'pg_catalog.pg_class'::regclass
-  AND dep.refobjid = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
+SELECT n.nspname, c.relname, c.relkind::text
+FROM pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_depend dep ON dep.refobjid = n.oid
+JOIN pg_catalog.pg_class c ON c.oid = dep.objid
+WHERE n.nspname = ANY($1::text[])
+  AND dep.refclassid = 'pg_catalog.pg_namespace'::regclass AND dep.classid = 'pg_catalog.pg_class'::regclass
   AND dep.objsubid = 0 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND c.relnamespace = dep.refobjid
+  AND c.relnamespace = n.oid
 """
 
+# $1/$2: schema and table name of each table of the batch, pairwise.
 _RELATIONS = """
-SELECT c.oid, c.relname,
+SELECT c.oid, n.nspname, c.relname,
        (SELECT d.description FROM pg_catalog.pg_description d
         WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0),
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END
-FROM pg_catalog.pg_class c
-WHERE c.relname = ANY($2::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-  AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
+FROM unnest($1::text[], $2::text[]) AS r(nspname, relname)
+JOIN pg_catalog.pg_namespace n ON n.nspname = r.nspname
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relname
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
 """
 
 _COLUMNS = """
@@ -137,26 +141,35 @@ class PostgresCatalogReader(CatalogReader):
             if name not in SYSTEM_SCHEMAS and (pattern is None or pattern.search(name))
         ]
 
-    async def list_tables(self, schema: str) -> list[TableRef]:
-        rows = await self._fetch(_TABLES, schema)
-        return sorted(TableRef(name, _PG_KINDS[kind]) for name, kind in rows)
+    async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
+        """All of a slice's schemas in one query."""
+        found: dict[str, list[TableRef]] = {schema: [] for schema in schemas}
+        for schema, name, kind in await self._fetch(_TABLES, list(schemas)):
+            found[schema].append(TableRef(name, _PG_KINDS[kind]))
+        return {schema: sorted(tables) for schema, tables in found.items()}
 
-    async def read_batch(self, schema: str, tables: Sequence[TableRef]) -> list[dict[str, Any]]:
-        if not tables:
+    async def list_tables(self, schema: str) -> list[TableRef]:
+        return (await self.tables_by_schema([schema]))[schema]
+
+    async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
+        """Four queries for the whole batch, whatever the number of schemas in it."""
+        batch = [group for group in batch if group.tables]
+        if not batch:
             return []
         async with self.engine.connect() as conn:
             if (self.engine.dialect.server_version_info or (12,)) < (12,):
                 # no pg_attribute.attgenerated before PostgreSQL 12: use the generic reader
-                return await conn.run_sync(_read_batch, self.database, schema, list(tables))
+                return await conn.run_sync(read_groups, self.database, batch)
             raw = await conn.get_raw_connection()
             pg = raw.driver_connection
             assert pg is not None
-            relations = await pg.fetch(_RELATIONS, schema, [t.name for t in tables])
+            relations = await pg.fetch(_RELATIONS, [g.schema for g in batch for _ in g.tables],
+                                       [t.name for g in batch for t in g.tables])
             oids = [row[0] for row in relations]
             columns = await pg.fetch(_COLUMNS, oids)
             constraints = await pg.fetch(_CONSTRAINTS, oids)
             indexes = await pg.fetch(_INDEXES, oids)
-        return build_records(self.database, schema, tables, relations, columns, constraints, indexes)
+        return build_records(self.database, batch, relations, columns, constraints, indexes)
 
     async def _fetch(self, query: str, *args: Any) -> list[Any]:
         async with self.engine.connect() as conn:
@@ -167,33 +180,39 @@ class PostgresCatalogReader(CatalogReader):
 
 
 def build_records(
-    db: str, schema: str, tables: Sequence[TableRef], relations: Sequence[Any], columns: Sequence[Any],
+    db: str, batch: Sequence[SchemaTables], relations: Sequence[Any], columns: Sequence[Any],
     constraints: Sequence[Any], indexes: Sequence[Any],
 ) -> list[dict[str, Any]]:
     """Rows of the four bulk queries → records, in the generic reader's order."""
-    names: dict[int, str] = {}
+    names: dict[int, tuple[str, str]] = {}  # oid -> (schema, table)
     out: list[dict[str, Any]] = []
-    kinds = {t.name: t.kind for t in tables}
-    for oid, name, comment, view_sql in relations:
-        names[oid] = name
-        view = view_sql.strip() if view_sql and kinds[name] in ("view", "materialized_view") else None
-        out.append(records.table(db, schema, name, kinds[name], comment, view or None))
-    ordinal, last, table_name = 0, None, ""
+    kinds = {(g.schema, t.name): t.kind for g in batch for t in g.tables}
+    for oid, schema, name, comment, view_sql in relations:
+        names[oid] = (schema, name)
+        kind = kinds[(schema, name)]
+        view = view_sql.strip() if view_sql and kind in ("view", "materialized_view") else None
+        out.append(records.table(db, schema, name, kind, comment, view or None))
+    append = out.append
+    ordinal, last, schema, table_name = 0, None, "", ""
     for oid, name, fmt, not_null, default, comment, collation in columns:
         if oid != last:
-            ordinal, last, table_name = 0, oid, records.qualify(db, schema, names[oid])
+            ordinal, last = 0, oid
+            schema, table = names[oid]
+            table_name = records.qualify(db, schema, table)
         ordinal += 1
-        coll, coll_schema = collation if collation else (None, None)
         # records.column() inlined with the table's qualified name computed once per table:
         # columns are most of a catalog, and re-quoting db/schema/table for each was the
         # largest cost in the profile. The equivalence test pins it to records.column().
-        out.append({"kind": "column", "qualified_name": table_name + '."' + name.replace('"', '""') + '"',
-                    "table": table_name, "name": name, "ordinal": ordinal,
-                    "data_type": pg_type_name(fmt, coll, coll_schema), "nullable": not not_null,
-                    "default": qualify_sequence(default, schema), "comment": comment})
+        append({"kind": "column", "qualified_name": table_name + '."' + name.replace('"', '""') + '"',
+                "table": table_name, "name": name, "ordinal": ordinal,
+                "data_type": pg_type_name(fmt, *collation) if collation else pg_type_name(fmt, None, None),
+                "nullable": not not_null,
+                "default": default if default is None or "nextval('" not in default
+                else qualify_sequence(default, schema),
+                "comment": comment})
     backing: set[int] = set()
     for oid, contype, conname, index_oid, cols, ref_schema, ref_table, ref_cols, on_delete, on_update in constraints:
-        table = names[oid]
+        schema, table = names[oid]
         if contype in ("p", "u", "x"):
             backing.add(index_oid)
         if contype == "p":
@@ -213,7 +232,8 @@ def build_records(
             ix["expressions"] = keys
         if index_oid in backing:
             ix["duplicates_constraint"] = name
-        out.append(records.index(db, schema, names[oid], ix))
+        schema, table = names[oid]
+        out.append(records.index(db, schema, table, ix))
     return out
 
 

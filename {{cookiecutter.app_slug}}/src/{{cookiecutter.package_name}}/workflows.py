@@ -1,9 +1,10 @@
 """Workflows: deterministic orchestration only, no I/O.
 
-``ExtractionWorkflow`` (parent) runs ``preflight``, plans slices of at most
-``slice_size`` tables per schema, fans them out to ``ExtractSlicesWorkflow``
-children of at most ``slices_per_child`` activities each (so no history
-grows past ~1,000 activities), then runs ``finalize``. Only names, counts
+``ExtractionWorkflow`` (parent) runs ``preflight``, cuts the catalog into
+slices of at most ``slice_size`` tables (small schemas packed together, big
+ones split), fans them out to ``ExtractSlicesWorkflow`` children of at most
+``slices_per_child`` activities each (so no history grows past ~1,000
+activities), then runs ``finalize``. Only names, counts
 and references cross Temporal; the records themselves go to the sink.
 """
 
@@ -79,13 +80,32 @@ async def gather_all(aws: list[Awaitable[T]]) -> list[T]:
 
 
 def plan_slices(schemas: list[SchemaInfo], slice_size: int) -> list[SliceRef]:
-    """Split every schema into table ranges; an empty schema still gets one slice."""
-    slices = []
+    """Cut the catalog, in schema order, into slices of ``slice_size`` tables.
+
+    Small schemas are packed together and big ones split, so a catalog of many
+    small schemas does not pay one activity per schema. An empty schema still
+    sits in a slice, which writes its schema record.
+    """
+    slices: list[SliceRef] = []
+    names: list[str] = []
+    start, room = 0, slice_size
     for schema in schemas:
-        starts = range(0, max(schema.tables, 1), slice_size)
-        for index, start in enumerate(starts):
-            stop = min(start + slice_size, schema.tables)
-            slices.append(SliceRef(schema_name=schema.name, index=index, start=start, stop=stop))
+        done = 0  # tables of this schema already planned
+        while True:
+            if not names:
+                start = done
+            names.append(schema.name)
+            take = min(room, schema.tables - done)
+            done, room = done + take, room - take
+            if room:  # the schema is used up and the slice has room for the next one
+                break
+            stop = done if done < schema.tables else None
+            slices.append(SliceRef(index=len(slices), schemas=names, start=start, stop=stop))
+            names, room = [], slice_size
+            if stop is None:
+                break
+    if names:
+        slices.append(SliceRef(index=len(slices), schemas=names, start=start))
     return slices
 
 
@@ -107,7 +127,7 @@ class ExtractionWorkflow:
             PREFLIGHT, request, result_type=PreflightResult, **options
         )
         slices = plan_slices(pre.schemas, request.slice_size)
-        self._open_slices = Counter(s.schema_name for s in slices)
+        self._open_slices = Counter(name for s in slices for name in s.schemas)
         self._progress = Progress(
             stage="extracting", schemas_total=len(pre.schemas), slices_total=len(slices),
             tables_total=sum(s.tables for s in pre.schemas),
@@ -150,7 +170,7 @@ class ExtractionWorkflow:
     @workflow.signal(name=SLICES_DONE_SIGNAL)
     def slices_done(self, report: SlicesReport) -> None:
         """Children report finished slices (batched) so progress is live."""
-        self._progress.slices_done += sum(report.slices_by_schema.values())
+        self._progress.slices_done += report.slices
         self._progress.tables_done += report.tables
         self._progress.updated_at = workflow.now()
         for schema, done in report.slices_by_schema.items():
@@ -198,7 +218,7 @@ class ExtractSlicesWorkflow:
 
     async def _report(self, parent: workflow.ExternalWorkflowHandle[Any]) -> None:
         """Send what finished since the last report, if anything, in one signal."""
-        if not self._unreported.slices_by_schema:
+        if not self._unreported.slices:
             return
         report, self._unreported = self._unreported, SlicesReport()
         self._last_report = workflow.now()
