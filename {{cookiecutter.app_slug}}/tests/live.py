@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -21,7 +20,8 @@ from temporalio.client import Client
 from {{ cookiecutter.package_name }}.activities import ExtractorActivities
 from {{ cookiecutter.package_name }}.batches import Batch
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.models import Counts, PartRef, SliceTask
+from {{ cookiecutter.package_name }}.models import SliceTask
+from {{ cookiecutter.package_name }}.records import Record
 from {{ cookiecutter.package_name }}.source import CatalogReader
 from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.worker import build_worker
@@ -35,15 +35,15 @@ class SlowActivities(ExtractorActivities):
         self.delay = delay
         self.cancelled: list[str] = []
 
-    async def _extract_batch(
-        self, reader: CatalogReader, task: SliceTask, number: int, batch: Batch, root: Path
-    ) -> tuple[PartRef, Counts]:
+    async def _read_batch(
+        self, reader: CatalogReader, task: SliceTask, number: int, batch: Batch
+    ) -> list[Record]:
         try:
             await asyncio.sleep(self.delay)
         except asyncio.CancelledError:
             self.cancelled.append(f"{task.slice.index}/{number}")
             raise
-        return await super()._extract_batch(reader, task, number, batch, root)
+        return await super()._read_batch(reader, task, number, batch)
 
 
 @asynccontextmanager

@@ -144,11 +144,13 @@ def test_plan_slices_splits_big_schemas_and_keeps_empty_ones() -> None:
 def test_plan_slices_packs_small_schemas_so_activities_follow_the_table_count() -> None:
     schemas = [SchemaInfo(name=f"s{n:02d}", tables=100) for n in range(50)]
     slices = plan_slices(schemas, 2000)
-    assert [(len(s.schemas), s.start, s.stop) for s in slices] == [(20, 0, None), (20, 0, None), (10, 0, None)]
+    assert [(s.schemas[0], s.start, s.schemas[-1], s.stop) for s in slices] == [
+        ("s00", 0, "s16", 67), ("s16", 67, "s33", 34), ("s33", 34, "s49", None),
+    ]
     mixed = [SchemaInfo(name="a", tables=3), SchemaInfo(name="b", tables=0), SchemaInfo(name="c", tables=4),
              SchemaInfo(name="d", tables=2)]
-    assert [s.ranges() for s in plan_slices(mixed, 4)] == [
-        [("a", 0, None), ("b", 0, None), ("c", 0, 1)], [("c", 1, None), ("d", 0, 1)], [("d", 1, None)],
+    assert [s.ranges() for s in plan_slices(mixed, 4)] == [  # 9 tables: 3 slices of 3; empty b rides along
+        [("a", 0, None), ("b", 0, None)], [("c", 0, 3)], [("c", 3, None), ("d", 0, None)],
     ]
 
 
@@ -157,16 +159,18 @@ def test_plan_slices_packs_small_schemas_so_activities_follow_the_table_count() 
 def test_slices_and_batches_cover_every_table_once_and_every_schema_record_once(size: int, batch_size: int) -> None:
     counts = {"a": 3, "b": 0, "c": 7, "d": 1, "e": 0}
     listing = {name: [TableRef(f"t{n}", "table") for n in range(count)] for name, count in counts.items()}
-    tables, schema_records = [], []
+    tables, schema_records, slice_sizes = [], [], []
     for ref in plan_slices([SchemaInfo(name=k, tables=v) for k, v in counts.items()], size):
         batches = plan_batches(ref, listing, batch_size)
         assert batches and all(b.tables <= batch_size for b in batches)
         assert sum(b.tables for b in batches) <= size
+        slice_sizes.append(sum(b.tables for b in batches))
         for batch in batches:
             tables += [(g.schema, t.name) for g in batch.groups for t in g.tables]
             schema_records += batch.new_schemas
     assert tables == [(name, t.name) for name, found in listing.items() for t in found]
     assert schema_records == list(counts)
+    assert max(slice_sizes) - min(slice_sizes) <= 1  # even slices end together
 
 
 def test_batches_pick_up_tables_added_after_planning_at_the_end_of_a_schema() -> None:

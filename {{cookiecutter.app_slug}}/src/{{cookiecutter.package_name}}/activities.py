@@ -9,10 +9,12 @@ resumes after the last finished batch and at most one batch is redone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -35,7 +37,6 @@ from .models import (
     ExtractionRequest,
     ExtractionSummary,
     FinalizeInput,
-    PartRef,
     PreflightResult,
     SliceResult,
     SliceTask,
@@ -44,6 +45,8 @@ from .readers import select_reader
 from .secrets import SourceConfigError, resolve_source_url
 from .source import CatalogReader
 from .state import StateStore
+
+T = TypeVar("T")
 
 
 class ExtractorActivities:
@@ -116,38 +119,43 @@ class ExtractorActivities:
         batches = plan_batches(ref, listing, request.batch_size)
         total = sum(b.tables for b in batches)
         root = sink.run_dir(request.output, request.source, task.run.workflow_id)
-        for number in range(checkpoint.next_batch, len(batches)):
-            batch = batches[number]
-            # Count the attempt before reading, so a batch a dead worker was on shows up as redone.
-            checkpoint = checkpoint.started(number, len(batches))
+        if checkpoint.next_batch < len(batches):
+            # Count each start before reading, so a batch a dead worker was on shows up as redone.
+            checkpoint = checkpoint.started(checkpoint.next_batch, len(batches))
             version = await self._state.put(key, checkpoint.model_dump(), version)
-            with log_context(schema=batch.label):
-                part, counts = await self._extract_batch(reader, task, number, batch, root)
-            checkpoint = checkpoint.finished(part, counts)
-            version = await self._state.put(key, checkpoint.model_dump(), version)
-            metrics.record_batch(counts)
-            done = checkpoint.counts.tables + checkpoint.counts.views
-            record_progress({"status": f"slice {ref.index} ({batch.label}): batch {number + 1}/{len(batches)}, "
-                                       f"{done}/{total} tables",
-                             "schema": batch.label, "slice": ref.index,
-                             "batch": number + 1, "batches": len(batches),
-                             "tables": done, "tables_in_slice": total})
-            activity.logger.debug("batch %d/%d written: %s", number + 1, len(batches), part.path)
+        batches_read = read_ahead(lambda n: self._read_batch(reader, task, n, batches[n]),
+                                  range(checkpoint.next_batch, len(batches)))
+        async with contextlib.aclosing(batches_read):
+            async for number, found in batches_read:
+                batch = batches[number]
+                part = await asyncio.to_thread(sink.write_part, root, sink.part_name(ref.index, number), found)
+                counts = sink.count(found)
+                checkpoint = checkpoint.finished(part, counts)
+                if number + 1 < len(batches):  # one write records this batch done and the next one started
+                    checkpoint = checkpoint.started(number + 1, len(batches))
+                version = await self._state.put(key, checkpoint.model_dump(), version)
+                metrics.record_batch(counts)
+                done = checkpoint.counts.tables + checkpoint.counts.views
+                record_progress({"status": f"slice {ref.index} ({batch.label}): batch {number + 1}/{len(batches)}, "
+                                           f"{done}/{total} tables",
+                                 "schema": batch.label, "slice": ref.index,
+                                 "batch": number + 1, "batches": len(batches),
+                                 "tables": done, "tables_in_slice": total})
+                activity.logger.debug("batch %d/%d written: %s", number + 1, len(batches), part.path)
         activity.logger.info("slice done: %d tables of %d schema(s) in %d batches (resumed at batch %d)",
                              checkpoint.counts.tables + checkpoint.counts.views, len(ref.schemas),
                              len(batches), resumed_from)
         return SliceResult(slice=ref, counts=checkpoint.counts, batches=len(batches),
                            resumed_from_batch=resumed_from, redone_batches=checkpoint.redone)
 
-    async def _extract_batch(
-        self, reader: CatalogReader, task: SliceTask, number: int, batch: Batch, root: Path
-    ) -> tuple[PartRef, Counts]:
-        with source_errors(task.run.request.source):
+    async def _read_batch(
+        self, reader: CatalogReader, task: SliceTask, number: int, batch: Batch
+    ) -> list[records.Record]:
+        """The batch's records, plus the records of the schemas it starts."""
+        with log_context(schema=batch.label), source_errors(task.run.request.source):
             found = await reader.read_batch(batch.groups)
         found.extend(records.schema(reader.database, name) for name in batch.new_schemas)
-        name = sink.part_name(task.slice.index, number)
-        part = await asyncio.to_thread(sink.write_part, root, name, found)
-        return part, sink.count(found)
+        return found
 
     @activity.defn(name=FINALIZE)
     @auto_heartbeater
@@ -223,6 +231,29 @@ def checked_size(result: PreflightResult) -> PreflightResult:
             "into several runs (e.g. one per schema-name prefix)",
         )
     return result
+
+
+async def read_ahead(
+    read: Callable[[int], Awaitable[T]], numbers: range
+) -> AsyncGenerator[tuple[int, T], None]:
+    """Yield ``(n, read(n))`` in order while ``read(n + 1)`` already runs.
+
+    The source answers the next batch's queries while this one is written
+    and checkpointed. Reading has no side effects, so a read-ahead lost to a
+    crash or cancellation costs nothing; close the generator to stop it.
+    """
+    pending: asyncio.Future[T] | None = None
+    try:
+        for n in numbers:
+            current, pending = pending or asyncio.ensure_future(read(n)), None
+            result = await current
+            if n + 1 in numbers:
+                pending = asyncio.ensure_future(read(n + 1))
+            yield n, result
+    finally:
+        if pending is not None:
+            pending.cancel()
+            await asyncio.wait([pending])
 
 
 def checkpoint_key(run_key: str, slice_index: int) -> str:
