@@ -1,7 +1,9 @@
-"""Unit tests for the pure pieces: settings, secrets, sink, records and slice planning."""
+"""Unit tests for the pure pieces: settings, secrets, sink, records, slice and batch planning, read-ahead."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from {{ cookiecutter.package_name }} import sink
-from {{ cookiecutter.package_name }}.activities import checked_size
+from {{ cookiecutter.package_name }}.activities import checked_size, read_ahead
 from {{ cookiecutter.package_name }}.batches import plan_batches
 from {{ cookiecutter.package_name }}.config import ConfigError, Settings
 from {{ cookiecutter.package_name }}.models import PreflightResult, SchemaInfo
@@ -177,3 +179,41 @@ def test_batches_pick_up_tables_added_after_planning_at_the_end_of_a_schema() ->
     ref = plan_slices([SchemaInfo(name="s", tables=2)], 10)[0]
     grown = {"s": [TableRef(name, "table") for name in ("a", "b", "c")]}
     assert [[t.name for g in b.groups for t in g.tables] for b in plan_batches(ref, grown, 2)] == [["a", "b"], ["c"]]
+
+
+async def test_read_ahead_reads_the_next_batch_while_this_one_is_handled() -> None:
+    started: list[int] = []
+
+    async def read(n: int) -> str:
+        started.append(n)
+        await asyncio.sleep(0)
+        return f"batch {n}"
+
+    seen = []
+    async for n, found in read_ahead(read, range(2, 5)):
+        await asyncio.sleep(0.01)  # writing batch n: batch n + 1 is already being read
+        assert started == list(range(2, min(n + 2, 5))), (n, started)
+        seen.append((n, found))
+    assert seen == [(2, "batch 2"), (3, "batch 3"), (4, "batch 4")]
+
+
+async def test_closing_read_ahead_cancels_the_read_in_flight() -> None:
+    cancelled = asyncio.Event()
+
+    async def read(n: int) -> int:
+        if n == 1:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+        return n
+
+    handled = []
+    reads = read_ahead(read, range(3))
+    async with contextlib.aclosing(reads):
+        async for n, _ in reads:
+            handled.append(n)
+            await asyncio.sleep(0.01)  # batch 1 is now being read
+            break  # e.g. writing batch 0 failed
+    assert handled == [0] and cancelled.is_set()
