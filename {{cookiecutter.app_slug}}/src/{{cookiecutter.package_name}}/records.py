@@ -8,15 +8,27 @@ never make two objects collide.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 Record = dict[str, Any]
 
 
+def quote(part: str) -> str:
+    """One name part, double-quoted, inner quotes doubled."""
+    return '"' + part.replace('"', '""') + '"'
+
+
 def qualify(*parts: str) -> str:
     """Unambiguous dotted name: each part double-quoted, inner quotes doubled."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+    return ".".join([quote(part) for part in parts])
+
+
+@functools.lru_cache(maxsize=8192)
+def table_name(db: str, schema: str, table: str) -> str:
+    """``qualify(db, schema, table)``, memoized: every column, key and index of a table asks for it."""
+    return qualify(db, schema, table)
 
 
 def database(name: str, dialect: str, server_version: str) -> Record:
@@ -30,34 +42,36 @@ def schema(db: str, name: str) -> Record:
 
 def table(db: str, schema: str, name: str, table_type: str, comment: str | None,
           view_definition: str | None) -> Record:
-    return {"kind": "table", "qualified_name": qualify(db, schema, name), "database": db,
+    return {"kind": "table", "qualified_name": table_name(db, schema, name), "database": db,
             "schema": schema, "name": name, "table_type": table_type, "comment": comment,
             "view_definition": view_definition}
 
 
 def column(db: str, schema: str, table: str, ordinal: int, name: str, data_type: str,
            nullable: bool, default: str | None, comment: str | None) -> Record:
-    return {"kind": "column", "qualified_name": qualify(db, schema, table, name),
-            "table": qualify(db, schema, table), "name": name, "ordinal": ordinal,
+    parent = table_name(db, schema, table)
+    return {"kind": "column", "qualified_name": parent + "." + quote(name),
+            "table": parent, "name": name, "ordinal": ordinal,
             "data_type": data_type, "nullable": bool(nullable), "default": default,
             "comment": comment}
 
 
 def primary_key(db: str, schema: str, table: str, name: str | None,
                 columns: Sequence[str]) -> Record:
-    label = name or "primary_key"
-    return {"kind": "primary_key", "qualified_name": qualify(db, schema, table, label),
-            "table": qualify(db, schema, table), "name": name, "columns": list(columns)}
+    parent = table_name(db, schema, table)
+    return {"kind": "primary_key", "qualified_name": parent + "." + quote(name or "primary_key"),
+            "table": parent, "name": name, "columns": list(columns)}
 
 
 def foreign_key(db: str, schema: str, table: str, fk: dict[str, Any],
                 default_schema: str) -> Record:
     referred_schema = fk.get("referred_schema") or default_schema
-    referred = qualify(db, referred_schema, fk["referred_table"])
+    referred = table_name(db, referred_schema, fk["referred_table"])
     columns = list(fk["constrained_columns"])
     label = fk.get("name") or f"fk({','.join(columns)})->{referred}"
-    return {"kind": "foreign_key", "qualified_name": qualify(db, schema, table, label),
-            "table": qualify(db, schema, table), "name": fk.get("name"), "columns": columns,
+    parent = table_name(db, schema, table)
+    return {"kind": "foreign_key", "qualified_name": parent + "." + quote(label),
+            "table": parent, "name": fk.get("name"), "columns": columns,
             "referred_table": referred, "referred_columns": list(fk["referred_columns"]),
             "on_delete": (fk.get("options") or {}).get("ondelete"),
             "on_update": (fk.get("options") or {}).get("onupdate")}
@@ -66,14 +80,16 @@ def foreign_key(db: str, schema: str, table: str, fk: dict[str, Any],
 def unique_constraint(db: str, schema: str, table: str, name: str | None,
                       columns: Sequence[str]) -> Record:
     label = name or f"unique({','.join(columns)})"
-    return {"kind": "unique_constraint", "qualified_name": qualify(db, schema, table, label),
-            "table": qualify(db, schema, table), "name": name, "columns": list(columns)}
+    parent = table_name(db, schema, table)
+    return {"kind": "unique_constraint", "qualified_name": parent + "." + quote(label),
+            "table": parent, "name": name, "columns": list(columns)}
 
 
 def index(db: str, schema: str, table: str, ix: dict[str, Any]) -> Record:
     columns = [c if c is not None else "<expression>" for c in ix.get("column_names", [])]
     expressions = [e for e in ix.get("expressions") or [] if e is not None]
-    return {"kind": "index", "qualified_name": qualify(db, schema, table, ix["name"]),
-            "table": qualify(db, schema, table), "name": ix["name"], "columns": columns,
+    parent = table_name(db, schema, table)
+    return {"kind": "index", "qualified_name": parent + "." + quote(ix["name"]),
+            "table": parent, "name": ix["name"], "columns": columns,
             "expressions": expressions, "unique": bool(ix.get("unique")),
             "backs_constraint": ix.get("duplicates_constraint")}

@@ -12,7 +12,9 @@ import hashlib
 import os
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from .models import VIEW_KINDS, Counts, PartRef
 PARTS_DIR = "parts"
 MANIFEST = "manifest.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_KIND = itemgetter("kind")
 _KIND_ORDER = {"database": 0, "schema": 1, "table": 2, "column": 3, "primary_key": 4,
                "foreign_key": 5, "unique_constraint": 6, "index": 7}
 
@@ -51,27 +54,12 @@ def write_part(root: Path, name: str, records: list[dict[str, Any]]) -> PartRef:
 
 def count(records: Iterable[dict[str, Any]]) -> Counts:
     """Per-kind counts; views and materialized views count as views."""
-    c = Counts()
-    for r in records:
-        kind = r["kind"]
-        if kind == "table":
-            if r["table_type"] in VIEW_KINDS:
-                c.views += 1
-            else:
-                c.tables += 1
-        elif kind == "schema":
-            c.schemas += 1
-        elif kind == "column":
-            c.columns += 1
-        elif kind == "primary_key":
-            c.primary_keys += 1
-        elif kind == "foreign_key":
-            c.foreign_keys += 1
-        elif kind == "unique_constraint":
-            c.unique_constraints += 1
-        elif kind == "index":
-            c.indexes += 1
-    return c
+    found = list(records)
+    kinds = Counter(map(_KIND, found))
+    views = sum(1 for r in found if r["kind"] == "table" and r["table_type"] in VIEW_KINDS)
+    return Counts(schemas=kinds["schema"], tables=kinds["table"] - views, views=views, columns=kinds["column"],
+                  primary_keys=kinds["primary_key"], foreign_keys=kinds["foreign_key"],
+                  unique_constraints=kinds["unique_constraint"], indexes=kinds["index"])
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:

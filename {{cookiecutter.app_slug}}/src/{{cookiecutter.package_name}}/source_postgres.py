@@ -198,7 +198,7 @@ def build_records(
         if oid != last:
             ordinal, last = 0, oid
             schema, table = names[oid]
-            table_name = records.qualify(db, schema, table)
+            table_name = records.table_name(db, schema, table)
         ordinal += 1
         # records.column() inlined with the table's qualified name computed once per table:
         # columns are most of a catalog, and re-quoting db/schema/table for each was the
