@@ -21,11 +21,12 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }} import cli
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import APP_SLUG, Settings
 from {{ cookiecutter.package_name }}.sample import create_sample
 from {{ cookiecutter.package_name }}.state import StateStore
 
 from .live import live_worker
+from .probes import console_script
 
 
 @pytest.fixture
@@ -124,6 +125,26 @@ async def test_extract_follow_succeeds_then_status_shows_the_summary(
         code, out = await run_cli("status", "cli-follow-ok")
     assert code == cli.EXIT_OK, out
     assert "COMPLETED" in out and "columns" in out, out
+
+
+async def test_console_script_prints_everything_and_exits_with_the_commands_code(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    """The real entry point: client commands leave via ``os._exit`` (sdk-python#300), after flushing."""
+
+    async def console(*argv: str) -> tuple[int | None, str]:
+        proc = await asyncio.create_subprocess_exec(console_script(APP_SLUG), *argv, cwd=tmp_path,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        return proc.returncode, out.decode()
+
+    url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
+    async with live_worker(temporal_env.client, state, url) as (config, _):
+        code, out = await console("extract", "--workflow-id", "cli-console-ok", "--task-queue", config.task_queue,
+                                  "--source", "test", "--output", str(tmp_path / "out"))
+    assert code == cli.EXIT_OK, out
+    assert "manifest:" in out and out.rstrip().endswith("manifest.json"), out
+    assert await console("status", "no-such-run") == (cli.EXIT_USAGE, "no such run: 'no-such-run'\n")
 
 
 async def test_failed_run_exits_1_with_the_cause(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import subprocess
 import uuid
 from dataclasses import replace
@@ -17,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from {{ cookiecutter.package_name }}.config import APP_SLUG, ConfigError, Settings
 from {{ cookiecutter.package_name }}.devserver import temporal_cli
 from {{ cookiecutter.package_name }}.runs import build_request
-from {{ cookiecutter.package_name }}.worker import deployment_config, temporal_env
+from {{ cookiecutter.package_name }}.worker import GC_GEN0_THRESHOLD, deployment_config, temporal_env, tune_gc
 from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 
 from .catalogs import sqlite_catalog
@@ -38,6 +39,17 @@ def test_api_key_env_var_wins_over_the_file_and_no_file_means_no_key(tmp_path: P
     assert "TEMPORAL_API_KEY" not in temporal_env(settings, {})
     (tmp_path / "TEMPORAL_API_KEY").write_text("from-file")
     assert temporal_env(settings, {"TEMPORAL_API_KEY": "from-env"})["TEMPORAL_API_KEY"] == "from-env"
+
+
+def test_tune_gc_freezes_start_up_objects_and_collects_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_GEN0_THRESHOLD, *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_versioning_is_off_unless_both_names_are_set() -> None:

@@ -1,5 +1,5 @@
 """Allow ``python -m <package>`` as an alias of the console script."""
 
-from .cli import main
+from .cli import run
 
-raise SystemExit(main())
+run()

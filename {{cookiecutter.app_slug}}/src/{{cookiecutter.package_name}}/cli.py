@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from dataclasses import MISSING, fields, replace
@@ -137,6 +138,27 @@ def setting_overrides(args: argparse.Namespace) -> dict[str, str]:
     """Env-style overrides (``BATCH_SIZE=...``) from the options the user gave."""
     prefix = "setting_"
     return {k[len(prefix):].upper(): str(v) for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+
+
+CLIENT_COMMANDS = frozenset({"extract", "status", "cancel"})
+
+
+def run() -> None:
+    """Console-script entry point: ``main()``, then exit with its code.
+
+    Client-only commands leave through ``os._exit`` once their output is
+    flushed. The Temporal client's native threads can otherwise abort the
+    interpreter's shutdown (temporalio/sdk-python#300), turning a finished,
+    successful command into a crash (exit 134) that scripts would see.
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in CLIENT_COMMANDS:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
