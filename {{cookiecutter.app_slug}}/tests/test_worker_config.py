@@ -18,7 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 from {{ cookiecutter.package_name }}.config import APP_SLUG, ConfigError, Settings
 from {{ cookiecutter.package_name }}.devserver import temporal_cli
 from {{ cookiecutter.package_name }}.runs import build_request
-from {{ cookiecutter.package_name }}.worker import GC_GEN0_THRESHOLD, deployment_config, temporal_env, tune_gc
+from {{ cookiecutter.package_name }}.worker import (
+    GC_GEN0_THRESHOLD,
+    deployment_config,
+    temporal_env,
+    tune_gc,
+)
 from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 
 from .catalogs import sqlite_catalog

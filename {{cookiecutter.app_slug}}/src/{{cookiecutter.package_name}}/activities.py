@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL
@@ -127,7 +127,6 @@ class ExtractorActivities:
                                   range(checkpoint.next_batch, len(batches)))
         async with contextlib.aclosing(batches_read):
             async for number, found in batches_read:
-                batch = batches[number]
                 part = await asyncio.to_thread(sink.write_part, root, sink.part_name(ref.index, number), found)
                 counts = sink.count(found)
                 checkpoint = checkpoint.finished(part, counts)
@@ -136,11 +135,8 @@ class ExtractorActivities:
                 version = await self._state.put(key, checkpoint.model_dump(), version)
                 metrics.record_batch(counts)
                 done = checkpoint.counts.tables + checkpoint.counts.views
-                record_progress({"status": f"slice {ref.index} ({batch.label}): batch {number + 1}/{len(batches)}, "
-                                           f"{done}/{total} tables",
-                                 "schema": batch.label, "slice": ref.index,
-                                 "batch": number + 1, "batches": len(batches),
-                                 "tables": done, "tables_in_slice": total})
+                record_progress(progress_details(ref.index, batches[number].label, number + 1, len(batches),
+                                                 done, total))
                 activity.logger.debug("batch %d/%d written: %s", number + 1, len(batches), part.path)
         activity.logger.info("slice done: %d tables of %d schema(s) in %d batches (resumed at batch %d)",
                              checkpoint.counts.tables + checkpoint.counts.views, len(ref.schemas),
@@ -254,6 +250,13 @@ async def read_ahead(
         if pending is not None:
             pending.cancel()
             await asyncio.wait([pending])
+
+
+def progress_details(slice_index: int, label: str, batch: int, batches: int, done: int, total: int) -> dict[str, Any]:
+    """Heartbeat details: a readable status for the Temporal UI, and the same as fields."""
+    return {"status": f"slice {slice_index} ({label}): batch {batch}/{batches}, {done}/{total} tables",
+            "schema": label, "slice": slice_index, "batch": batch, "batches": batches,
+            "tables": done, "tables_in_slice": total}
 
 
 def checkpoint_key(run_key: str, slice_index: int) -> str:
