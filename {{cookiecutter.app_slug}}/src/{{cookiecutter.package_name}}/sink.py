@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -52,11 +52,10 @@ def write_part(root: Path, name: str, records: list[dict[str, Any]]) -> PartRef:
     return PartRef(path=name, records=len(records), sha256=hashlib.sha256(data).hexdigest())
 
 
-def count(records: Iterable[dict[str, Any]]) -> Counts:
+def count(records: Sequence[dict[str, Any]]) -> Counts:
     """Per-kind counts; views and materialized views count as views."""
-    found = list(records)
-    kinds = Counter(map(_KIND, found))
-    views = sum(1 for r in found if r["kind"] == "table" and r["table_type"] in VIEW_KINDS)
+    kinds = Counter(map(_KIND, records))
+    views = sum(1 for r in records if r["kind"] == "table" and r["table_type"] in VIEW_KINDS)
     return Counts(schemas=kinds["schema"], tables=kinds["table"] - views, views=views, columns=kinds["column"],
                   primary_keys=kinds["primary_key"], foreign_keys=kinds["foreign_key"],
                   unique_constraints=kinds["unique_constraint"], indexes=kinds["index"])

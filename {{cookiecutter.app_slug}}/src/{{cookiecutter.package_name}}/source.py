@@ -12,8 +12,9 @@ output (``source_postgres.py``, ``source_mysql.py``); ``readers.py`` picks.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,14 @@ class CatalogReader:
         """All records of the batch's tables, in a deterministic order."""
         async with self.engine.connect() as conn:
             return await conn.run_sync(read_groups, self.database, batch)
+
+    @contextlib.asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """A pooled connection as the driver's own object (asyncpg, aiomysql), for the fast paths."""
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            yield driver
 
 
 def _list_schemas(conn: Connection, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:

@@ -104,9 +104,7 @@ class MySQLCatalogReader(CatalogReader):
 
     async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
         """One connection per batch; ``information_schema`` is asked schema by schema."""
-        async with self.engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
+        async with self.driver_connection() as raw:
             return [record for group in batch if group.tables
                     for record in await self._read_schema(raw, group.schema, group.tables)]
 
@@ -125,9 +123,7 @@ class MySQLCatalogReader(CatalogReader):
         return build_records(self.database, schema, tables, views, **rows)
 
     async def _fetch(self, query: str, *args: Any) -> list[Any]:
-        async with self.engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
+        async with self.driver_connection() as raw:
             return await _query(raw, query, args)
 
 

@@ -156,12 +156,13 @@ class PostgresCatalogReader(CatalogReader):
         batch = [group for group in batch if group.tables]
         if not batch:
             return []
+        # Not driver_connection(): servers before PostgreSQL 12 (no pg_attribute.attgenerated)
+        # need this SQLAlchemy connection for the generic reader, and the version is only
+        # known once connected.
         async with self.engine.connect() as conn:
             if (self.engine.dialect.server_version_info or (12,)) < (12,):
-                # no pg_attribute.attgenerated before PostgreSQL 12: use the generic reader
                 return await conn.run_sync(read_groups, self.database, batch)
-            raw = await conn.get_raw_connection()
-            pg = raw.driver_connection
+            pg = (await conn.get_raw_connection()).driver_connection
             assert pg is not None
             relations = await pg.fetch(_RELATIONS, [g.schema for g in batch for _ in g.tables],
                                        [t.name for g in batch for t in g.tables])
@@ -172,10 +173,7 @@ class PostgresCatalogReader(CatalogReader):
         return build_records(self.database, batch, relations, columns, constraints, indexes)
 
     async def _fetch(self, query: str, *args: Any) -> list[Any]:
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            pg = raw.driver_connection
-            assert pg is not None
+        async with self.driver_connection() as pg:
             return list(await pg.fetch(query, *args))
 
 
@@ -192,24 +190,15 @@ def build_records(
         kind = kinds[(schema, name)]
         view = view_sql.strip() if view_sql and kind in ("view", "materialized_view") else None
         out.append(records.table(db, schema, name, kind, comment, view or None))
-    append = out.append
-    ordinal, last, schema, table_name = 0, None, "", ""
+    ordinal, last, schema, table = 0, None, "", ""
     for oid, name, fmt, not_null, default, comment, collation in columns:
         if oid != last:
             ordinal, last = 0, oid
             schema, table = names[oid]
-            table_name = records.table_name(db, schema, table)
         ordinal += 1
-        # records.column() inlined with the table's qualified name computed once per table:
-        # columns are most of a catalog, and re-quoting db/schema/table for each was the
-        # largest cost in the profile. The equivalence test pins it to records.column().
-        append({"kind": "column", "qualified_name": table_name + '."' + name.replace('"', '""') + '"',
-                "table": table_name, "name": name, "ordinal": ordinal,
-                "data_type": pg_type_name(fmt, *collation) if collation else pg_type_name(fmt, None, None),
-                "nullable": not not_null,
-                "default": default if default is None or "nextval('" not in default
-                else qualify_sequence(default, schema),
-                "comment": comment})
+        data_type = pg_type_name(fmt, *collation) if collation else pg_type_name(fmt, None, None)
+        out.append(records.column(db, schema, table, ordinal, name, data_type, not not_null,
+                                  qualify_sequence(default, schema), comment))
     backing: set[int] = set()
     for oid, contype, conname, index_oid, cols, ref_schema, ref_table, ref_cols, on_delete, on_update in constraints:
         schema, table = names[oid]
