@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -165,47 +166,68 @@ def worker_env(address: str, task_queue: str, state_url: str, source_url: str, *
             "SOURCE_TEST_DSN": source_url, **extra}
 
 
-async def test_worker_sigkill_mid_extraction_resumes_with_at_most_one_batch_redone(
-    temporal: WorkflowEnvironment, big: BigCatalog, tmp_path: Path
-) -> None:
-    task_queue = f"kill-{uuid.uuid4().hex}"
+@dataclass
+class HandOver:
+    """A big run started on worker-1 and past its first checkpoint; worker-2 is started by the test."""
+
+    state: StateStore
+    env: dict[str, str]
+    first: WorkerProcess
+    handle: WorkflowHandle[ExtractionWorkflow, ExtractionSummary]
+    second: WorkerProcess | None = None
+
+
+@asynccontextmanager
+async def hand_over(temporal: WorkflowEnvironment, big: BigCatalog, tmp_path: Path, name: str,
+                    **extra: str) -> AsyncIterator[HandOver]:
+    """Run ``big`` on a worker subprocess until its first checkpoint; stop both workers afterwards."""
     state_url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    env = worker_env(temporal.client.service_client.config.target_host, task_queue, state_url, big.url)
+    task_queue = f"{name}-{uuid.uuid4().hex}"
+    env = worker_env(temporal.client.service_client.config.target_host, task_queue, state_url, big.url, **extra)
     state = await StateStore.open(state_url)
     first = WorkerProcess(tmp_path, "worker-1", env)
-    second: WorkerProcess | None = None
+    run: HandOver | None = None
     try:
         handle = await start(temporal.client, task_queue, tmp_path / "out")
         await wait_for_checkpoint(state, run_key(handle))
-        first.kill()
-        killed_at = time.monotonic()
-        at_kill = await checkpoints(state, run_key(handle))
-        assert sum(c.next_batch for c in at_kill.values()) < 80, "the run finished before the kill"
-        second = WorkerProcess(tmp_path, "worker-2", env)
-        await asyncio.wait_for(work_resumed(state, run_key(handle), at_kill), timeout=60)
-        resumed = time.monotonic() - killed_at
-        summary = await asyncio.wait_for(handle.result(), timeout=90)
-        recovery = time.monotonic() - killed_at
-        final = await checkpoints(state, run_key(handle))
+        run = HandOver(state, env, first, handle)
+        yield run
     finally:
-        if second is not None:
-            second.stop()
+        if run is not None and run.second is not None:
+            run.second.stop()
         first.stop()
         await state.close()
 
+
+async def test_worker_sigkill_mid_extraction_resumes_with_at_most_one_batch_redone(
+    temporal: WorkflowEnvironment, big: BigCatalog, tmp_path: Path
+) -> None:
+    async with hand_over(temporal, big, tmp_path, "kill") as run:
+        run.first.kill()
+        killed_at = time.monotonic()
+        at_kill = await checkpoints(run.state, run_key(run.handle))
+        assert sum(c.next_batch for c in at_kill.values()) < 80, "the run finished before the kill"
+        run.second = WorkerProcess(tmp_path, "worker-2", run.env)
+        await asyncio.wait_for(work_resumed(run.state, run_key(run.handle), at_kill), timeout=60)
+        resumed = time.monotonic() - killed_at
+        summary = await asyncio.wait_for(run.handle.result(), timeout=90)
+        recovery = time.monotonic() - killed_at
+        final = await checkpoints(run.state, run_key(run.handle))
+
     redone = sum(c.redone for c in final.values())
-    run = load(summary)
-    assert_same_output(run, big.baseline)
-    assert SECRET not in first.output() + second.output()
-    assert SECRET not in await run_text(temporal.client, handle.id)
-    assert await retried_attempts(temporal.client, handle.id) >= 1, "the kill interrupted no activity"
+    extracted = load(summary)
+    assert_same_output(extracted, big.baseline)
+    assert run.second is not None
+    assert SECRET not in run.first.output() + run.second.output()
+    assert SECRET not in await run_text(temporal.client, run.handle.id)
+    assert await retried_attempts(temporal.client, run.handle.id) >= 1, "the kill interrupted no activity"
     assert redone <= 1, {k: c.extractions for k, c in final.items() if c.redone}
     done_at_kill = sum(c.next_batch for c in at_kill.values())
     print(f"\nkill test: {done_at_kill}/80 batches checkpointed at SIGKILL "
           f"({in_flight(at_kill)} batch(es) started but not checkpointed), "
           f"{redone} batch(es) redone, kill->first batch restarted {resumed:.1f}s, "
           f"kill->completion {recovery:.1f}s, output identical to uninterrupted run "
-          f"({len(run.records)} records, 0 duplicates)")
+          f"({len(extracted.records)} records, 0 duplicates)")
 
 
 async def test_source_connection_killed_mid_extraction_is_retried(
@@ -273,32 +295,18 @@ async def test_worker_sigterm_drains_and_the_run_resumes_on_another_worker(
     temporal: WorkflowEnvironment, big: BigCatalog, tmp_path: Path
 ) -> None:
     """SIGTERM (a pod being replaced): the worker stops within its grace period, exits 0, nothing is lost."""
-    task_queue = f"drain-{uuid.uuid4().hex}"
-    state_url = f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-    env = worker_env(temporal.client.service_client.config.target_host, task_queue, state_url, big.url,
-                     GRACEFUL_SHUTDOWN_SECONDS="1")
-    state = await StateStore.open(state_url)
-    first = WorkerProcess(tmp_path, "worker-1", env)
-    second: WorkerProcess | None = None
-    try:
-        handle = await start(temporal.client, task_queue, tmp_path / "out")
-        await wait_for_checkpoint(state, run_key(handle))
-        first.proc.terminate()
+    async with hand_over(temporal, big, tmp_path, "drain", GRACEFUL_SHUTDOWN_SECONDS="1") as run:
+        run.first.proc.terminate()
         stopping = time.monotonic()
-        exit_code = await asyncio.to_thread(first.proc.wait, 30)
+        exit_code = await asyncio.to_thread(run.first.proc.wait, 30)
         drained = time.monotonic() - stopping
-        at_stop = await checkpoints(state, run_key(handle))
-        second = WorkerProcess(tmp_path, "worker-2", env)
-        summary = await asyncio.wait_for(handle.result(), timeout=90)
-        final = await checkpoints(state, run_key(handle))
-    finally:
-        if second is not None:
-            second.stop()
-        first.stop()
-        await state.close()
-    assert exit_code == 0, first.output()[-2000:]
+        at_stop = await checkpoints(run.state, run_key(run.handle))
+        run.second = WorkerProcess(tmp_path, "worker-2", run.env)
+        summary = await asyncio.wait_for(run.handle.result(), timeout=90)
+        final = await checkpoints(run.state, run_key(run.handle))
+    assert exit_code == 0, run.first.output()[-2000:]
     assert drained < 10, f"took {drained:.1f}s to stop with a 1 s grace period"
-    assert "draining" in first.output()
+    assert "draining" in run.first.output()
     assert sum(c.next_batch for c in at_stop.values()) < 80, "the run finished before SIGTERM"
     assert sum(c.redone for c in final.values()) <= 1
     assert_same_output(load(summary), big.baseline)

@@ -75,13 +75,19 @@ def activity_env() -> ActivityEnvironment:
     return env
 
 
+def small_run(catalog: Catalog, output: Path) -> RunContext:
+    """A run in batches of 2 and slices of 3 tables, so every fixture catalog makes several of each."""
+    request = ExtractionRequest(source="test", output=str(output), schema_pattern=catalog.schema_pattern,
+                                batch_size=2, slice_size=3)
+    return RunContext(workflow_id="wf-idempotent", run_id="run-1", request=request)
+
+
 async def test_every_activity_twice_gives_identical_output_and_state(
     catalog: Catalog, tmp_path: Path, state: StateStore
 ) -> None:
     output = tmp_path / "out"
-    request = ExtractionRequest(source="test", output=str(output), schema_pattern=catalog.schema_pattern,
-                                batch_size=2, slice_size=3)
-    run = RunContext(workflow_id="wf-idempotent", run_id="run-1", request=request)
+    run = small_run(catalog, output)
+    request = run.request
     activities = ExtractorActivities(Settings(), state, env={"SOURCE_TEST_DSN": catalog.url})
     env = activity_env()
     try:
@@ -116,9 +122,8 @@ async def test_redoing_slices_from_scratch_rewrites_the_same_bytes(
 ) -> None:
     """Lost checkpoints (a new state store) make the work run again; the files must not change."""
     output = tmp_path / "out"
-    request = ExtractionRequest(source="test", output=str(output), schema_pattern=catalog.schema_pattern,
-                                batch_size=2, slice_size=3)
-    run = RunContext(workflow_id="wf-idempotent", run_id="run-1", request=request)
+    run = small_run(catalog, output)
+    request = run.request
     env = activity_env()
     written: list[dict[str, bytes]] = []
     for number in range(2):
