@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.activities import ExtractorActivities
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.models import ExtractionSummary
 from {{ cookiecutter.package_name }}.runs import build_request
+from {{ cookiecutter.package_name }}.sink import read_url
 from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.worker import build_worker
 from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
@@ -40,14 +41,14 @@ async def extract(
     workflow_id: str | None = None,
     **settings: Any,
 ) -> Run:
-    """Extract ``source_url`` through a fresh worker on its own task queue."""
+    """Extract ``source_url`` through a fresh worker on its own task queue, writing under ``output``."""
     settings.setdefault("activity_max_attempts", 2)
-    config = replace(Settings(), task_queue=f"test-{uuid.uuid4().hex}", **settings)
+    config = replace(Settings(), task_queue=f"test-{uuid.uuid4().hex}", output_url=str(output), **settings)
     activities = ExtractorActivities(config, state, env={"SOURCE_TEST_DSN": source_url})
     try:
         with ThreadPoolExecutor(max_workers=config.max_concurrent_activities) as pool:
             async with build_worker(client, config, activities, pool):
-                request = build_request(config, "test", output, schemas)
+                request = build_request(config, "test", schemas)
                 summary = await client.execute_workflow(
                     ExtractionWorkflow.run, request,
                     id=workflow_id or f"test-{uuid.uuid4().hex}", task_queue=config.task_queue,
@@ -59,11 +60,12 @@ async def extract(
 
 
 def load(summary: ExtractionSummary) -> Run:
-    manifest_path = Path(summary.manifest)
-    manifest = json.loads(manifest_path.read_text())
+    """The run's manifest and records, read through the manifest's URL (any store)."""
+    manifest = json.loads(read_url(summary.manifest))
+    folder = summary.manifest.rpartition("/")[0]
     records = [
         json.loads(line)
         for part in manifest["parts"]
-        for line in (manifest_path.parent / part["path"]).read_text().splitlines()
+        for line in read_url(f"{folder}/{part['path']}").splitlines()
     ]
     return Run(summary, manifest, records)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -48,11 +49,11 @@ class SlowActivities(ExtractorActivities):
 
 @asynccontextmanager
 async def live_worker(
-    client: Client, state: StateStore, source_url: str, delay: float = 0.0, **settings: Any
+    client: Client, state: StateStore, source_url: str, delay: float = 0.0, *, output: Path, **settings: Any
 ) -> AsyncIterator[tuple[Settings, SlowActivities]]:
-    """Run a worker for source ``test`` on a fresh task queue until the block ends."""
+    """Run a worker for source ``test`` on a fresh task queue, writing under ``output``, until the block ends."""
     settings.setdefault("activity_max_attempts", 2)
-    config = replace(Settings(), task_queue=f"test-{uuid.uuid4().hex}", **settings)
+    config = replace(Settings(), task_queue=f"test-{uuid.uuid4().hex}", output_url=str(output), **settings)
     activities = SlowActivities(config, state, env={"SOURCE_TEST_DSN": source_url}, delay=delay)
     try:
         with ThreadPoolExecutor(max_workers=config.max_concurrent_activities) as pool:

@@ -58,8 +58,8 @@ async def record(work: Path) -> list[str]:
         client = server.client
         state = await StateStore.open(f"sqlite+aiosqlite:///{work / 'state.db'}")
         try:
-            async with live_worker(client, state, source, **RUN_SHAPE) as (config, _):
-                request = build_request(config, "test", work / "out", None)
+            async with live_worker(client, state, source, output=work / "out", **RUN_SHAPE) as (config, _):
+                request = build_request(config, "test", None)
                 await (await start(client, config, request, "replay-completed")).result()
                 saved += await save(client, "replay-completed")
 
@@ -68,8 +68,8 @@ async def record(work: Path) -> list[str]:
                 saved += await save(client, "replay-failed")
 
             async with live_worker(client, state, source, delay=0.3, heartbeat_timeout_seconds=1.0,
-                                   **RUN_SHAPE) as (config, _):
-                request = build_request(config, "test", work / "out", None)
+                                   output=work / "out", **RUN_SHAPE) as (config, _):
+                request = build_request(config, "test", None)
                 handle = await start(client, config, request, "replay-cancelled")
                 for _ in range(300):  # cancel once a few slices are done, so the history has both
                     if (await handle.query(ExtractionWorkflow.progress)).slices_done >= 2:

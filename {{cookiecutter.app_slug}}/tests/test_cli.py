@@ -55,8 +55,8 @@ async def run_cli(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def slow_run_options(task_queue: str, output: Path) -> list[str]:
-    return ["--task-queue", task_queue, "--source", "test", "--output", str(output), "--batch-size", "1",
+def slow_run_options(task_queue: str) -> list[str]:
+    return ["--task-queue", task_queue, "--source", "test", "--batch-size", "1",
             "--slice-size", "4", "--max-parallel-slices", "1", "--heartbeat-timeout-seconds", "1"]
 
 
@@ -83,8 +83,8 @@ async def test_extract_status_cancel_round_trip(
     url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
     # Slices of 4 one-table batches at 0.5 s each outlast the SDK's heartbeat throttling
     # (0.8 x the 1 s timeout), so the cancel lands while an activity is still running.
-    async with live_worker(temporal_env.client, state, url, delay=0.5) as (config, _):
-        code, out = await run_cli("extract", "--detach", *slow_run_options(config.task_queue, tmp_path / "out"))
+    async with live_worker(temporal_env.client, state, url, delay=0.5, output=tmp_path / "out") as (config, _):
+        code, out = await run_cli("extract", "--detach", *slow_run_options(config.task_queue))
         assert code == cli.EXIT_OK, out
         match = re.search(r"started workflow (\S+)", out)
         assert match, out
@@ -116,10 +116,9 @@ async def test_extract_follow_succeeds_then_status_shows_the_summary(
     temporal_env: WorkflowEnvironment, tmp_path: Path, state: StateStore
 ) -> None:
     url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
-    async with live_worker(temporal_env.client, state, url) as (config, _):
+    async with live_worker(temporal_env.client, state, url, output=tmp_path / "out") as (config, _):
         code, out = await run_cli("extract", "--follow", "--workflow-id", "cli-follow-ok",
-                                  "--task-queue", config.task_queue, "--source", "test",
-                                  "--output", str(tmp_path / "out"))
+                                  "--task-queue", config.task_queue, "--source", "test")
         assert code == cli.EXIT_OK, out
         assert "done: schemas 1/1, tables 26/26" in out and "manifest:" in out, out
         code, out = await run_cli("status", "cli-follow-ok")
@@ -139,9 +138,9 @@ async def test_console_script_prints_everything_and_exits_with_the_commands_code
         return proc.returncode, out.decode()
 
     url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
-    async with live_worker(temporal_env.client, state, url) as (config, _):
+    async with live_worker(temporal_env.client, state, url, output=tmp_path / "out") as (config, _):
         code, out = await console("extract", "--workflow-id", "cli-console-ok", "--task-queue", config.task_queue,
-                                  "--source", "test", "--output", str(tmp_path / "out"))
+                                  "--source", "test")
     assert code == cli.EXIT_OK, out
     assert "manifest:" in out and out.rstrip().endswith("manifest.json"), out
     assert await console("status", "no-such-run") == (cli.EXIT_USAGE, "no such run: 'no-such-run'\n")
@@ -150,9 +149,8 @@ async def test_console_script_prints_everything_and_exits_with_the_commands_code
 async def test_failed_run_exits_1_with_the_cause(
     temporal_env: WorkflowEnvironment, tmp_path: Path, state: StateStore
 ) -> None:
-    async with live_worker(temporal_env.client, state, "sqlite:///unused.db") as (config, _):
-        code, out = await run_cli("extract", "--task-queue", config.task_queue, "--source", "missing",
-                                  "--output", str(tmp_path / "out"))
+    async with live_worker(temporal_env.client, state, "sqlite:///unused.db", output=tmp_path / "out") as (config, _):
+        code, out = await run_cli("extract", "--task-queue", config.task_queue, "--source", "missing")
     assert code == cli.EXIT_FAILED, out
     assert "run failed" in out and "SOURCE_MISSING_DSN" in out, out
 

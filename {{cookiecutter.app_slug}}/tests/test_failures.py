@@ -222,7 +222,7 @@ def test_worst_case_counts_every_attempt_and_backoff() -> None:
 async def test_shipped_configuration_timeouts_nest(temporal: WorkflowEnvironment, tmp_path: Path) -> None:
     """Start a run exactly as the CLI does and read its timeouts back from the server."""
     settings = Settings.from_env(env={}, dotenv_path=None)
-    request = build_request(settings, "default", tmp_path, None)
+    request = build_request(settings, "default", None)
     tuning = request.tuning
     options = activity_options(tuning)
     assert options["heartbeat_timeout"] < options["start_to_close_timeout"]

@@ -120,14 +120,14 @@ def assert_same_output(run: Run, baseline: Run) -> None:
         assert got[kind] == want[kind], f"{kind}: {len(got[kind])} records vs {len(want[kind])} uninterrupted"
 
 
-def request_for(output: Path) -> ExtractionRequest:
-    return ExtractionRequest(source="test", output=str(output), max_parallel_children=1,
+def request_for() -> ExtractionRequest:
+    return ExtractionRequest(source="test", max_parallel_children=1,
                              tuning=FAST_RETRY, **LAYOUT)
 
 
-async def start(client: Client, task_queue: str, output: Path) -> WorkflowHandle[ExtractionWorkflow, ExtractionSummary]:
+async def start(client: Client, task_queue: str) -> WorkflowHandle[ExtractionWorkflow, ExtractionSummary]:
     return await client.start_workflow(
-        ExtractionWorkflow.run, request_for(output), id=f"fault-{uuid.uuid4().hex}", task_queue=task_queue,
+        ExtractionWorkflow.run, request_for(), id=f"fault-{uuid.uuid4().hex}", task_queue=task_queue,
         execution_timeout=timedelta(minutes=5),
     )
 
@@ -188,7 +188,7 @@ async def hand_over(temporal: WorkflowEnvironment, big: BigCatalog, tmp_path: Pa
     first = WorkerProcess(tmp_path, "worker-1", env)
     run: HandOver | None = None
     try:
-        handle = await start(temporal.client, task_queue, tmp_path / "out")
+        handle = await start(temporal.client, task_queue)
         await wait_for_checkpoint(state, run_key(handle))
         run = HandOver(state, env, first, handle)
         yield run
@@ -239,12 +239,13 @@ async def test_source_connection_killed_mid_extraction_is_retried(
     admin = await asyncpg.connect(_plain(POSTGRES_URL))
     # The generic reader holds a source connection for a whole batch; the bulk fast path
     # finishes 2,000 tables before a cut can land mid-query. The retry path is the same.
-    config = replace(Settings(), task_queue=f"cut-{uuid.uuid4().hex}", catalog_reader="generic")
+    config = replace(Settings(), task_queue=f"cut-{uuid.uuid4().hex}", catalog_reader="generic",
+                     output_url=str(tmp_path / "out"))
     activities = ExtractorActivities(config, state, env={"SOURCE_TEST_DSN": big.url})
     try:
         with ThreadPoolExecutor(max_workers=config.max_concurrent_activities) as pool:
             async with build_worker(temporal.client, config, activities, pool):
-                handle = await start(temporal.client, config.task_queue, tmp_path / "out")
+                handle = await start(temporal.client, config.task_queue)
                 await wait_for_checkpoint(state, run_key(handle))
                 # Cut the worker's connections until one dies under a running batch (the batch then
                 # shows up as redone); a connection cut while idle in the pool is just replaced.
@@ -273,7 +274,7 @@ async def test_temporal_server_restart_mid_run(big: BigCatalog, tmp_path: Path) 
     state = await StateStore.open(state_url)
     try:
         client = await server.connect()
-        handle = await start(client, task_queue, tmp_path / "out")
+        handle = await start(client, task_queue)
         await wait_for_checkpoint(state, run_key(handle))
         server.stop()
         at_stop = sum(c.next_batch for c in (await checkpoints(state, run_key(handle))).values())

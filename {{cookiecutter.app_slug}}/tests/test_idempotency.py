@@ -24,6 +24,7 @@ from {{ cookiecutter.package_name }}.models import (
     RunContext,
     SliceTask,
 )
+from {{ cookiecutter.package_name }}.sink import run_folder
 from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.workflows import plan_slices
 
@@ -77,7 +78,7 @@ def activity_env() -> ActivityEnvironment:
 
 def small_run(catalog: Catalog, output: Path) -> RunContext:
     """A run in batches of 2 and slices of 3 tables, so every fixture catalog makes several of each."""
-    request = ExtractionRequest(source="test", output=str(output), schema_pattern=catalog.schema_pattern,
+    request = ExtractionRequest(source="test", schema_pattern=catalog.schema_pattern,
                                 batch_size=2, slice_size=3)
     return RunContext(workflow_id="wf-idempotent", run_id="run-1", request=request)
 
@@ -88,7 +89,8 @@ async def test_every_activity_twice_gives_identical_output_and_state(
     output = tmp_path / "out"
     run = small_run(catalog, output)
     request = run.request
-    activities = ExtractorActivities(Settings(), state, env={"SOURCE_TEST_DSN": catalog.url})
+    activities = ExtractorActivities(dataclasses.replace(Settings(), output_url=str(output)), state,
+                                     env={"SOURCE_TEST_DSN": catalog.url})
     env = activity_env()
     try:
         pre = await env.run(activities.preflight, request)
@@ -128,7 +130,8 @@ async def test_redoing_slices_from_scratch_rewrites_the_same_bytes(
     written: list[dict[str, bytes]] = []
     for number in range(2):
         store = state if number == 0 else await StateStore.open(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
-        activities = ExtractorActivities(Settings(), store, env={"SOURCE_TEST_DSN": catalog.url})
+        activities = ExtractorActivities(dataclasses.replace(Settings(), output_url=str(output)), store,
+                                         env={"SOURCE_TEST_DSN": catalog.url})
         try:
             pre = await env.run(activities.preflight, request)
             slices = plan_slices(pre.schemas, request.slice_size)
@@ -141,4 +144,4 @@ async def test_redoing_slices_from_scratch_rewrites_the_same_bytes(
                 await store.close()
         written.append(files(output))
     assert written[0] == written[1]
-    assert "test/wf-idempotent/manifest.json" in written[0]
+    assert f"test/{run_folder('wf-idempotent')}/manifest.json" in written[0]

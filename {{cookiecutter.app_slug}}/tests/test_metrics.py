@@ -68,13 +68,13 @@ async def test_worker_exports_sdk_and_app_metrics(temporal: WorkflowEnvironment,
         try:
             await wait_for_status(health_port, "/readyz", 200, within=20)
             summary = await client.execute_workflow(
-                ExtractionWorkflow.run, build_request(settings, "test", tmp_path / "out", None),
+                ExtractionWorkflow.run, build_request(settings, "test", None),
                 id=f"metrics-{uuid.uuid4().hex}", task_queue=settings.task_queue,
                 execution_timeout=timedelta(seconds=60),
             )
             with pytest.raises(WorkflowFailureError):
                 await client.execute_workflow(
-                    ExtractionWorkflow.run, build_request(settings, "missing", tmp_path / "out", None),
+                    ExtractionWorkflow.run, build_request(settings, "missing", None),
                     id=f"metrics-{uuid.uuid4().hex}", task_queue=settings.task_queue,
                     execution_timeout=timedelta(seconds=60),
                 )

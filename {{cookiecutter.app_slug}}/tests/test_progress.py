@@ -30,8 +30,8 @@ SAMPLE_TABLES = 26  # 25 tables and 1 view in sample.py
 async def _follow_sample(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore, console: Console) -> None:
     url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
     async with live_worker(temporal.client, state, url, delay=0.1, batch_size=2, slice_size=4,
-                           max_parallel_slices=1, progress_every_seconds=0) as (config, _):
-        request = build_request(config, "test", tmp_path / "out", None)
+                           max_parallel_slices=1, progress_every_seconds=0, output=tmp_path / "out") as (config, _):
+        request = build_request(config, "test", None)
         handle = await start(temporal.client, config, request, f"progress-{uuid.uuid4().hex}")
         summary = await follow(handle, console, every=0.05)
     assert summary.counts.tables + summary.counts.views == SAMPLE_TABLES

@@ -1,10 +1,9 @@
-"""Unit tests for the pure pieces: settings, secrets, sink, records, slice and batch planning, read-ahead."""
+"""Unit tests for the pure pieces: settings, secrets, counts, records, slice and batch planning, read-ahead."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from pathlib import Path
 
 import pytest
@@ -94,20 +93,6 @@ def test_qualified_names_cannot_collide_on_dots_or_quotes() -> None:
     assert qualify("db", 'say "hi"') == '"db"."say ""hi"""'
 
 
-def test_part_files_are_deterministic_and_atomic(tmp_path: Path) -> None:
-    records = [
-        {"kind": "column", "qualified_name": '"d"."s"."t"."b"', "name": "b"},
-        {"kind": "table", "qualified_name": '"d"."s"."t"', "table_type": "table", "name": "t"},
-    ]
-    name = sink.part_name(0, 3)
-    first = sink.write_part(tmp_path, name, records)
-    second = sink.write_part(tmp_path, name, list(reversed(records)))
-    assert first == second
-    lines = (tmp_path / name).read_text().splitlines()
-    assert [json.loads(line)["kind"] for line in lines] == ["table", "column"]
-    assert [p.name for p in (tmp_path / name).parent.iterdir()] == [Path(name).name]
-
-
 def test_views_are_counted_apart_from_tables() -> None:
     counts = sink.count([
         {"kind": "table", "table_type": "view"},
@@ -116,13 +101,6 @@ def test_views_are_counted_apart_from_tables() -> None:
         {"kind": "column"},
     ])
     assert (counts.tables, counts.views, counts.columns) == (1, 2, 1)
-
-
-def test_prune_strays_keeps_only_listed_parts(tmp_path: Path) -> None:
-    keep = sink.write_part(tmp_path, sink.part_name(0, 0), []).path
-    stale = sink.write_part(tmp_path, sink.part_name(0, 1), []).path
-    assert sink.prune_strays(tmp_path, {keep}) == [stale]
-    assert (tmp_path / keep).exists() and not (tmp_path / stale).exists()
 
 
 def test_preflight_refuses_a_schema_list_too_big_for_a_payload() -> None:

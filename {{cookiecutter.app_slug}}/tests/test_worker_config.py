@@ -91,7 +91,7 @@ async def test_versioned_worker_process_extracts_once_its_version_is_current(
             await wait_for_status(health_port, "/readyz", 200, within=20)
             await make_current(address, client.namespace, name, build_id)
             summary = await client.execute_workflow(
-                ExtractionWorkflow.run, build_request(settings, "test", tmp_path / "out", None),
+                ExtractionWorkflow.run, build_request(settings, "test", None),
                 id=f"versioned-{uuid.uuid4().hex}", task_queue=settings.task_queue,
                 execution_timeout=timedelta(seconds=60),
             )

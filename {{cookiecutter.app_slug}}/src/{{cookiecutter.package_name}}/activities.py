@@ -1,9 +1,11 @@
 """Activities: the only code that touches the source, the sink and the state store.
 
 Each activity is idempotent. ``extract_slice`` reads its tables in batches
-(``batches.py``); after each batch it writes one part file (deterministic
-name, atomic rename) and then records ``next_batch`` in the state store, so a retried attempt
-resumes after the last finished batch and at most one batch is redone.
+(``batches.py``); after each batch it writes one part (deterministic name,
+written whole or not at all, see ``sink.py``) and then records ``next_batch``
+in the state store, so a retried attempt resumes after the last finished
+batch and at most one batch is redone. Output goes to this worker's own
+``OUTPUT_URL``; with several workers it must be a store they all share.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from . import metrics, records, sink
 from .batches import Batch, plan_batches
 from .config import Settings
-from .errors import permanent, source_errors
+from .errors import permanent, sink_errors, source_errors
 from .heartbeat import auto_heartbeater, record_progress
 from .logs import log_context
 from .models import (
@@ -43,6 +45,7 @@ from .models import (
 )
 from .readers import select_reader
 from .secrets import SourceConfigError, resolve_source_url
+from .sink import RunOutput, Sink
 from .source import CatalogReader
 from .state import StateStore
 
@@ -53,12 +56,18 @@ class ExtractorActivities:
     """Activity implementations sharing one worker's engines and state store."""
 
     def __init__(
-        self, settings: Settings, state: StateStore, env: Mapping[str, str] | None = None
+        self, settings: Settings, state: StateStore, env: Mapping[str, str] | None = None,
+        sink: Sink | None = None,
     ) -> None:
         self._settings = settings
         self._state = state
         self._env = os.environ if env is None else env
+        self._sink = sink or Sink.from_setting(settings.output_url, settings.secrets_dir)
         self._engines: dict[str, AsyncEngine] = {}
+
+    def output(self, source: str, workflow_id: str) -> RunOutput:
+        """Where this run's objects go, under this worker's ``OUTPUT_URL``."""
+        return self._sink.run(source, workflow_id)
 
     async def close(self) -> None:
         for engine in self._engines.values():
@@ -89,6 +98,9 @@ class ExtractorActivities:
             schemas = await reader.list_schemas(pattern)
             version = await reader.server_version()
             await check_schema_usage(reader, request.source, [s.name for s in schemas])
+        with sink_errors():  # a missing bucket or bad credentials fail the run now, not after the reading
+            info = activity.info()
+            await self.output(request.source, info.workflow_id or info.activity_id).check_writable()
         activity.logger.info("preflight found %d schemas", len(schemas))
         return checked_size(PreflightResult(
             database=reader.database, dialect=reader.dialect, server_version=version, schemas=schemas
@@ -118,7 +130,7 @@ class ExtractorActivities:
             listing = await reader.tables_by_schema(ref.schemas)
         batches = plan_batches(ref, listing, request.batch_size)
         total = sum(b.tables for b in batches)
-        root = sink.run_dir(request.output, request.source, task.run.workflow_id)
+        output = self.output(request.source, task.run.workflow_id)
         if checkpoint.next_batch < len(batches):
             # Count each start before reading, so a batch a dead worker was on shows up as redone.
             checkpoint = checkpoint.started(checkpoint.next_batch, len(batches))
@@ -127,7 +139,8 @@ class ExtractorActivities:
                                   range(checkpoint.next_batch, len(batches)))
         async with contextlib.aclosing(batches_read):
             async for number, found in batches_read:
-                part = await asyncio.to_thread(sink.write_part, root, sink.part_name(ref.index, number), found)
+                with sink_errors():
+                    part = await output.write_part(sink.part_name(ref.index, number), found)
                 counts = sink.count(found)
                 checkpoint = checkpoint.finished(part, counts)
                 if number + 1 < len(batches):  # one write records this batch done and the next one started
@@ -167,11 +180,10 @@ class ExtractorActivities:
                 f"{len(checkpoints)}/{inp.expected_slices} slices checkpointed, "
                 f"{len(unfinished)} unfinished; refusing to write an incomplete manifest"
             )
-        root = sink.run_dir(run.request.output, run.request.source, run.workflow_id)
-        db_part = await asyncio.to_thread(
-            sink.write_part, root, f"{sink.PARTS_DIR}/_database.jsonl",
-            [records.database(pre.database, pre.dialect, pre.server_version)],
-        )
+        output = self.output(run.request.source, run.workflow_id)
+        with sink_errors():
+            db_part = await output.write_part(f"{sink.PARTS_DIR}/_database.jsonl",
+                                              [records.database(pre.database, pre.dialect, pre.server_version)])
         parts = [db_part, *(p for c in checkpoints for p in c.parts)]
         counts = sum((c.counts for c in checkpoints), Counts())
         manifest = {
@@ -180,10 +192,13 @@ class ExtractorActivities:
             "schema_pattern": run.request.schema_pattern, "counts": counts.model_dump(),
             "parts": sorted((p.model_dump() for p in parts), key=lambda p: p["path"]),
         }
-        await asyncio.to_thread(sink.prune_strays, root, {p.path for p in parts})
-        path = await asyncio.to_thread(sink.write_manifest, root, manifest)
+        with sink_errors():
+            pruned = await output.prune({p.path for p in parts})
+            url = await output.write_manifest(manifest)
+        if pruned:
+            activity.logger.info("removed %d stray object(s) from %s, e.g. %s", len(pruned), output.url(), pruned[0])
         return ExtractionSummary(workflow_id=run.workflow_id, database=pre.database,
-                                 dialect=pre.dialect, manifest=str(path), counts=counts,
+                                 dialect=pre.dialect, manifest=url, counts=counts,
                                  parts=len(parts))
 
 

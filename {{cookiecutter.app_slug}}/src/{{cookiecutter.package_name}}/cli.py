@@ -48,7 +48,8 @@ SETTING_HELP: dict[str, str] = {
     "log_level": "log level",
     "log_format": "log format: console (humans) or json (one object per line)",
     "task_queue": "Temporal task queue",
-    "output_dir": "output folder, as the workers see it",
+    "output_url": "where this worker writes parts and manifests: a path, file:///abs/path, s3://bucket/prefix, "
+                  "gs://bucket/prefix or az://container/prefix",
     "batch_size": "tables read per batch (one part file and one checkpoint per batch)",
     "slice_size": "tables per slice (one activity per slice)",
     "slices_per_child": "slices per child workflow",
@@ -62,11 +63,10 @@ SETTING_HELP: dict[str, str] = {
     "metrics_port": "port of the Prometheus metrics (0 disables)",
 }
 COMMON_SETTINGS = ("log_level", "log_format")
-RUN_SETTINGS = ("task_queue", "output_dir", "batch_size", "slice_size", "slices_per_child",
+RUN_SETTINGS = ("task_queue", "batch_size", "slice_size", "slices_per_child",
                 "max_parallel_slices", "heartbeat_timeout_seconds", "activity_max_attempts")
-WORKER_SETTINGS = ("task_queue", "state_store_url", "max_concurrent_activities", "graceful_shutdown_seconds",
-                   "health_port", "metrics_port")
-ALIASES = {"output_dir": ("--output",)}
+WORKER_SETTINGS = ("task_queue", "output_url", "state_store_url", "max_concurrent_activities",
+                   "graceful_shutdown_seconds", "health_port", "metrics_port")
 PER_RUN = "[per run; no env var]"
 
 
@@ -103,7 +103,8 @@ def parser() -> argparse.ArgumentParser:
     dev = _command(sub, "dev", "start a dev Temporal server + worker and run one extraction with progress",
                    ("task_queue",))
     dev.add_argument("--source-url", help=f"source DSN (default: a generated SQLite sample) {PER_RUN}")
-    dev.add_argument("--output", type=Path, default=Path("output"), help=f"output folder (default: output) {PER_RUN}")
+    dev.add_argument("--output", metavar="URL",
+                     help=f"where the dev worker writes: a folder or object-store URL (default: OUTPUT_URL) {PER_RUN}")
     dev.add_argument("--workdir", type=Path, default=Path(".dev"),
                      help=f"sample db and state store folder (default: .dev) {PER_RUN}")
     dev.add_argument("--batch-size", type=int, default=2,
@@ -123,15 +124,15 @@ def _command(sub: Any, name: str, help_text: str, settings: tuple[str, ...]) -> 
 def _setting_option(cmd: argparse.ArgumentParser, field: str) -> None:
     default = _SETTING_DEFAULTS[field]
     cmd.add_argument(
-        f"--{field.replace('_', '-')}", *ALIASES.get(field, ()), dest=f"setting_{field}",
-        metavar=_METAVARS.get(_SETTING_TYPES[field], field.split("_")[-1].upper()),
+        f"--{field.replace('_', '-')}", dest=f"setting_{field}",
+        metavar=_METAVARS.get(field) or _METAVARS.get(_SETTING_TYPES[field], field.split("_")[-1].upper()),
         help=f"{SETTING_HELP[field]} [env: {field.upper()}, default: {default}]",
     )
 
 
 _SETTING_DEFAULTS = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
 _SETTING_TYPES = {f.name: str(f.type) for f in fields(Settings)}
-_METAVARS = {"int": "N", "float": "SECONDS", "Path": "PATH"}
+_METAVARS = {"int": "N", "float": "SECONDS", "Path": "PATH", "output_url": "URL"}
 
 
 def setting_overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -233,7 +234,7 @@ def exit_code(state: WorkflowExecutionStatus | None) -> int:
 async def _extract(args: argparse.Namespace, settings: Settings, client: Any, console: Console) -> int:
     from . import runs
 
-    request = runs.build_request(settings, args.source, settings.output_dir, args.schemas)
+    request = runs.build_request(settings, args.source, args.schemas)
     handle = await runs.start(client, settings, request, args.workflow_id or runs.default_workflow_id(args.source))
     console.print(f"started workflow {handle.id}", soft_wrap=True)
     if args.detach:
@@ -271,6 +272,7 @@ async def _dev(args: argparse.Namespace, settings: Settings, console: Console) -
     from .activities import ExtractorActivities
     from .devserver import start_dev_server
     from .sample import create_sample
+    from .sink import Sink
     from .state import StateStore
     from .worker import build_worker
 
@@ -278,14 +280,19 @@ async def _dev(args: argparse.Namespace, settings: Settings, console: Console) -
     workdir = args.workdir.resolve()
     url = args.source_url or f"sqlite:///{create_sample(workdir / 'sample.db')}"
     env = {**os.environ, "SOURCE_DEV_DSN": url}
+    try:
+        sink = Sink.from_setting(args.output or settings.output_url, settings.secrets_dir)
+    except ValueError as exc:  # a malformed --output
+        console.print(f"[red]configuration error:[/red] {exc}", soft_wrap=True)
+        return EXIT_USAGE
     console.print(f"starting Temporal dev server; source: {'sample SQLite' if not args.source_url else 'given URL'}")
     async with await start_dev_server(settings.temporal_namespace) as server:
         state = await StateStore.open(f"sqlite+aiosqlite:///{workdir / 'state.db'}")
-        activities = ExtractorActivities(settings, state, env=env)
+        activities = ExtractorActivities(settings, state, env=env, sink=sink)
         try:
             with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as pool:
                 async with build_worker(server.client, settings, activities, pool):
-                    request = runs.build_request(settings, "dev", args.output, None)
+                    request = runs.build_request(settings, "dev", None)
                     handle = await runs.start(server.client, settings, request, runs.default_workflow_id("dev"))
                     console.print(f"started workflow {handle.id}", soft_wrap=True)
                     return await await_summary(handle, console, follow=True)

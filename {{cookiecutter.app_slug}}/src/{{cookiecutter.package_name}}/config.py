@@ -32,7 +32,7 @@ class Settings:
     task_queue: str = DEFAULT_TASK_QUEUE
     state_store_url: str = "sqlite+aiosqlite:///.state/state.db"
     secrets_dir: Path = Path(f"/var/run/secrets/{APP_SLUG}")
-    output_dir: Path = Path("output")
+    output_url: str = "output"
     batch_size: int = 200
     slice_size: int = 2000
     max_parallel_slices: int = 4
@@ -60,6 +60,9 @@ class Settings:
         always override a checked-in file.
         """
         merged = _merged_env(env, dotenv_path)
+        if merged.get("OUTPUT_DIR") and not merged.get("OUTPUT_URL"):
+            raise ConfigError("OUTPUT_DIR was renamed to OUTPUT_URL: set OUTPUT_URL to a path, file:///abs/path "
+                              "or s3://bucket/prefix (it is read by workers only)")
         values: dict[str, object] = {}
         for field in fields(cls):
             raw = merged.get(field.name.upper())

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 from temporalio.exceptions import ApplicationError
 
 from .secrets import env_key, redact
+from .sink import OutputError
 
 NON_RETRYABLE_TYPES = ("SourceConfigError", "SourceAuthError", "SourceNotFound",
-                       "SourcePermissionError", "InvalidRequest")
+                       "SourcePermissionError", "InvalidRequest", "OutputError")
 
 _AUTH = ("SourceAuthError", "authentication failed or access denied; check the user, password and grants")
 _NO_DB = ("SourceNotFound", "the database does not exist; check the database name in the DSN")
@@ -70,6 +71,15 @@ def source_errors(source: str) -> Iterator[None]:
         if translated is None:
             raise
         raise translated from None
+
+
+@contextmanager
+def sink_errors() -> Iterator[None]:
+    """Re-raise the sink's ``OutputError`` as non-retryable: no retry creates a bucket or frees a disk."""
+    try:
+        yield
+    except OutputError as exc:
+        raise permanent("OutputError", str(exc)) from None
 
 
 def _error(source: str, error_type: str, hint: str, chain: list[BaseException]) -> ApplicationError:

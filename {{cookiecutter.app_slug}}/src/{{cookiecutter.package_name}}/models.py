@@ -57,10 +57,10 @@ class ActivityTuning(BaseModel):
 
 
 class ExtractionRequest(BaseModel):
-    """Input of ``ExtractionWorkflow``. ``source`` is a name, never a DSN."""
+    """Input of ``ExtractionWorkflow``. ``source`` is a name, never a DSN; there is no output path:
+    each worker writes to its own ``OUTPUT_URL``, so a client never decides where a pod writes."""
 
     source: str = "default"
-    output: str
     schema_pattern: str | None = None
     batch_size: int = Field(default=200, ge=1)
     slice_size: int = Field(default=2000, ge=1)
@@ -188,7 +188,7 @@ class ExtractionSummary(BaseModel):
     workflow_id: str
     database: str
     dialect: str
-    manifest: str
+    manifest: str  # its URL: file:///... or s3://bucket/...
     counts: Counts
     parts: int
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -26,11 +25,10 @@ RunHandle = WorkflowHandle[ExtractionWorkflow, ExtractionSummary]
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 
-def build_request(settings: Settings, source: str, output: Path, schemas: str | None) -> ExtractionRequest:
-    """The workflow input. ``output`` must be a path the workers can write."""
+def build_request(settings: Settings, source: str, schemas: str | None) -> ExtractionRequest:
+    """The workflow input: names and tuning only; each worker writes to its own ``OUTPUT_URL``."""
     return ExtractionRequest(
         source=source,
-        output=str(output.resolve()),
         schema_pattern=schemas,
         batch_size=settings.batch_size,
         slice_size=settings.slice_size,

@@ -33,6 +33,7 @@ from .config import ConfigError, Settings
 from .health import HealthState, start_health_server
 from .metrics import metrics_runtime
 from .secrets import resolve_state_store_url
+from .sink import Sink
 from .state import StateStore
 from .temporal_client import connect, temporal_env
 from .workflows import ExtractionWorkflow, ExtractSlicesWorkflow
@@ -112,7 +113,8 @@ async def serve(
     stop = stop or asyncio.Event()
     try:
         deployment = deployment_config()
-    except ConfigError as exc:
+        sink = Sink.from_setting(settings.output_url, settings.secrets_dir)
+    except (ConfigError, ValueError) as exc:
         log.error("configuration error: %s", exc)
         return 2
     loop = asyncio.get_running_loop()
@@ -130,7 +132,8 @@ async def serve(
         background.append(asyncio.create_task(_watch_connection(client, health, check_every)))
         state_url = resolve_state_store_url(settings.state_store_url, os.environ, settings.secrets_dir)
         state = await StateStore.open(state_url)
-        activities = ExtractorActivities(settings, state)
+        activities = ExtractorActivities(settings, state, sink=sink)
+        log.info("writing output to %s", sink.url)
         try:
             with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as pool:
                 worker = build(client, settings, activities, pool, deployment=deployment)
