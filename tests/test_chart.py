@@ -1,12 +1,14 @@
 """The generated Helm chart and Dockerfile, checked with the real tools.
 
-For each source dialect the chart is rendered once per variant (defaults, a
-production-like values file, and each option on) and then:
+For each source dialect the chart is rendered once per variant (the defaults with
+the shared state and output several workers need, the chart's ci/ values files, and
+each option on) and then:
 
 - ``helm lint --strict`` and ``helm template`` (helm from PATH or ``scripts/fetch-helm.sh``);
 - ``kubernetes-validate --strict`` against Kubernetes 1.30 and 1.33;
 - ``checkov`` (kubernetes + dockerfile), offline, in one run over everything;
-- invariant asserts: HA, probes, hardening, drain budget, no secret values.
+- invariant asserts: HA, probes, hardening, drain budget, no secret values;
+- refusals: several workers on the default (per-pod) state store or output never render.
 
 No cluster is involved: this proves the manifests, not a deployment.
 """
@@ -33,10 +35,24 @@ K8S_VERSIONS = ["1.30.0", "1.33.0"]
 RELEASE, NAMESPACE = "extractor", "data-extraction"
 DIGEST = "sha256:" + "ab" * 32
 
-# name: (autoscaling answer at generation time, values); "production" uses the chart's ci/ file.
+# The least a multi-worker install needs on top of the defaults: a shared state store (its
+# password in existingSecret) and a shared output. Without it the chart refuses to render.
+SHARED: dict[str, Any] = {
+    "existingSecret": "extractor-sources",
+    "stateStore": {"url": "postgresql+asyncpg://extractor@state-db.data.svc:5432/extractor_state"},
+    "output": {"url": "s3://extractor-output/runs"},
+}
+# Variants rendered from the chart's own ci/ values files instead of SHARED + values.
+CI_FILES = {"production": "production-values.yaml", "s3-compatible": "s3-compatible-values.yaml",
+            "single-worker": "single-worker-values.yaml"}
+
+# name: (autoscaling answer at generation time, values merged over SHARED); CI_FILES use their file.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "defaults": ("none", {}),
     "production": ("none", {}),
+    "s3-compatible": ("none", {}),
+    "single-worker": ("none", {}),
+    "rwx-claim": ("none", {"output": {"url": "", "existingClaim": "extractor-output", "readWriteMany": True}}),
     "hpa": ("hpa", {"autoscaling": {"hpa": {"enabled": True, "maxReplicas": 6}}}),
     "keda": ("keda", {"autoscaling": {"keda": {"enabled": True}},
                       "temporal": {"apiKey": {"existingSecret": "temporal-cloud"}}}),
@@ -58,10 +74,19 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 # Checkov checks a rendering may skip, each through an annotation that carries the reason.
 ALLOWED_SKIPS = {"CKV_K8S_43": "image pinned by tag until image.digest is set"}
 
-# Variables the app reads besides the ones in .env.example (temporalio envconfig + versioning).
+# Variables the app reads besides the ones in .env.example (temporalio envconfig + versioning,
+# and the object-store client's standard AWS variables).
 EXTRA_ENV = {"TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
              "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_DEPLOYMENT_NAME", "TEMPORAL_WORKER_BUILD_ID",
-             "TEMPORAL_VERSIONING_BEHAVIOR"}
+             "TEMPORAL_VERSIONING_BEHAVIOR", "AWS_ENDPOINT_URL", "AWS_REGION"}
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` deep-merged onto ``base`` (as helm merges values files)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def tool(name: str) -> str:
@@ -151,13 +176,11 @@ def renderings(helm: str, projects: dict[tuple[str, str], Path], workdir: Path) 
         shutil.copy(projects[(dialect, "none")] / "Dockerfile", scan / "Dockerfile")
         for variant, (autoscaling, values) in VARIANTS.items():
             chart = chart_dir(projects[(dialect, autoscaling)])
-            if variant == "production":
-                values_file: Path | None = chart / "ci" / "production-values.yaml"
-            elif values:
-                values_file = workdir / f"{dialect}-{variant}-values.yaml"
-                values_file.write_text(yaml.safe_dump(values))
+            if variant in CI_FILES:
+                values_file: Path | None = chart / "ci" / CI_FILES[variant]
             else:
-                values_file = None
+                values_file = workdir / f"{dialect}-{variant}-values.yaml"
+                values_file.write_text(yaml.safe_dump(merged(SHARED, values)))
             text = run([helm, "template", RELEASE, str(chart), "--namespace", NAMESPACE,
                         *values_args(values_file)]).stdout
             path = scan / f"{variant}.yaml"
@@ -226,8 +249,8 @@ def test_checkov_skips_only_what_the_digest_option_fixes(
     checkov_results: dict[str, list[dict[str, Any]]], dialect: str
 ) -> None:
     skipped = {Path(s["file_path"]).stem for s in of(checkov_results["skipped"], dialect, "kubernetes")}
-    assert "digest" not in skipped and "production" not in skipped
-    assert "defaults" in skipped
+    assert "digest" not in skipped and "production" not in skipped and "s3-compatible" not in skipped
+    assert "defaults" in skipped and "single-worker" in skipped
 
 
 def test_checkov_dockerfile_zero_failed(checkov_results: dict[str, list[dict[str, Any]]], dialect: str) -> None:
@@ -309,7 +332,55 @@ def test_network_policy_opens_only_probe_and_metrics_ports(
     assert {(53, "UDP"), (53, "TCP"), (7233, "TCP")} <= egress_ports
     db_port = {"postgresql": 5432, "mysql": 3306, "sqlite": None}[dialect]
     assert db_port is None or (db_port, "TCP") in egress_ports
-    assert all(rule.get("ports") for rule in policy["egress"]), "an egress rule without ports allows everything"
+    for variant in VARIANTS:
+        rules = renderings[(dialect, variant)].one("NetworkPolicy")["spec"]["egress"]
+        assert all(rule.get("ports") for rule in rules), f"{variant}: an egress rule without ports allows everything"
+
+
+def egress_ports(r: Rendering) -> set[int]:
+    return {p["port"] for rule in r.one("NetworkPolicy")["spec"]["egress"] for p in rule["ports"]}
+
+
+SOURCE_PORTS = {"postgresql": {5432}, "mysql": {3306}, "sqlite": set()}
+
+
+def test_egress_stays_tight_when_nothing_needs_more(renderings: dict[tuple[str, str], Rendering], dialect: str) -> None:
+    """SQLite state, file:// output: DNS, Temporal and the source's port, nothing else."""
+    r = renderings[(dialect, "single-worker")]
+    assert egress_ports(r) == {53, 7233} | SOURCE_PORTS[dialect]
+    assert egress_ports(renderings[(dialect, "rwx-claim")]) == {53, 7233, 5432} | SOURCE_PORTS[dialect]
+
+
+def test_egress_follows_the_state_store_and_object_store(
+    renderings: dict[tuple[str, str], Rendering], dialect: str
+) -> None:
+    # PostgreSQL state store: its port; object store: 443, plus the endpoint's own port.
+    assert egress_ports(renderings[(dialect, "production")]) == {53, 7233, 5432, 443} | SOURCE_PORTS[dialect]
+    assert egress_ports(renderings[(dialect, "s3-compatible")]) == {53, 7233, 5432, 443, 9000} | SOURCE_PORTS[dialect]
+    rules = renderings[(dialect, "production")].one("NetworkPolicy")["spec"]["egress"]
+    (state,) = [rule for rule in rules if rule.get("to") == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "data"}}}]]
+    assert state["ports"] == [{"port": 5432, "protocol": "TCP"}], "stateStore.to narrows the state-store rule"
+
+
+def test_egress_ports_are_parsed_from_the_urls(helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path) -> None:
+    chart = chart_dir(projects[("sqlite", "none")])
+    cases = [
+        ({"stateStore": {"url": "postgresql+asyncpg://extractor@db-1:6432,db-2:6433/state?ssl=require"}},
+         {6432, 6433, 443}),
+        ({"stateStore": {"url": "postgresql+asyncpg://extractor@db/state"}}, {5432, 443}),
+        ({"output": {"endpoint": "https://objects.example.com"}}, {5432, 443}),
+        ({"output": {"endpoint": "http://minio.storage.svc"}}, {5432, 443, 80}),
+        ({"output": {"url": "gs://bucket/prefix"}}, {5432, 443}),
+        ({"networkPolicy": {"egress": {"source": {"ports": [1521, 3306]}}}}, {5432, 443, 1521, 3306}),
+    ]
+    for i, (values, ports) in enumerate(cases):
+        path = tmp_path / f"ports-{i}.yaml"
+        path.write_text(yaml.safe_dump(merged(SHARED, values)))
+        text = run([helm, "template", RELEASE, str(chart), "-n", NAMESPACE, "-f", str(path)]).stdout
+        (policy,) = [d for d in yaml.safe_load_all(text) if d and d["kind"] == "NetworkPolicy"]
+        found = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+        assert found == {53, 7233} | ports, (values, found)
 
 
 def test_configmap_holds_only_settings_the_app_reads(
@@ -330,8 +401,8 @@ def test_no_secret_values_in_any_manifest(renderings: dict[tuple[str, str], Rend
         assert not [k for k in r.config if secret_like.search(k)], f"{variant}: secret-like ConfigMap key"
         assert all("valueFrom" not in e for e in r.container.get("env", [])), f"{variant}: secret as env value"
         assert all("secretRef" not in e for e in r.container.get("envFrom", [])), f"{variant}: secret as env values"
-        assert "://" not in json.dumps(r.config).replace("sqlite+aiosqlite:///", "").replace(
-            "postgresql+asyncpg://extractor@", ""), f"{variant}: a URL with credentials in the ConfigMap"
+        for key, value in r.config.items():
+            assert not re.search(r"://[^/@:\s]*:[^@\s]*@|password=", value, re.I), f"{variant}: credentials in {key}"
 
 
 # --- options -------------------------------------------------------------------------------------
@@ -342,7 +413,51 @@ def test_production_values(renderings: dict[tuple[str, str], Rendering], dialect
     assert r.one("Deployment")["spec"]["replicas"] == 3 and r.one("PodDisruptionBudget")["spec"]["minAvailable"] == 2
     assert "@sha256:" in r.container["image"]
     assert r.config["GRACEFUL_SHUTDOWN_SECONDS"] == "120" and r.pod["terminationGracePeriodSeconds"] == 135
-    assert any(v["name"] == "output" and "persistentVolumeClaim" in v for v in r.pod["volumes"])
+    # Shared by the 3 workers: S3 through IRSA (no keys anywhere) and the PostgreSQL state store.
+    assert r.config["OUTPUT_URL"].startswith("s3://") and r.config["AWS_REGION"]
+    assert "AWS_ENDPOINT_URL" not in r.config
+    assert r.config["STATE_STORE_URL"].startswith("postgresql+asyncpg://")
+    assert r.one("ServiceAccount")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    assert not any(v["name"] == "output" for v in r.pod["volumes"]), "object-store output needs no volume"
+    (secrets,) = [v for v in r.pod["volumes"] if v["name"] == "secrets"]
+    assert {"secret": {"name": f"{r.chart.name}-sources"}} in secrets["projected"]["sources"]
+
+
+def output_volume(r: Rendering) -> dict[str, Any] | None:
+    volumes = [v for v in r.pod["volumes"] if v["name"] == "output"]
+    mounts = [m for m in r.container["volumeMounts"] if m["name"] == "output"]
+    assert len(volumes) == len(mounts) <= 1
+    if mounts:
+        assert r.config["OUTPUT_URL"] == "file://" + mounts[0]["mountPath"]
+    return volumes[0] if volumes else None
+
+
+def test_output_volume_only_for_file_output(renderings: dict[tuple[str, str], Rendering], dialect: str) -> None:
+    single = output_volume(renderings[(dialect, "single-worker")])
+    assert single is not None and "emptyDir" in single
+    claim = output_volume(renderings[(dialect, "rwx-claim")])
+    assert claim == {"name": "output", "persistentVolumeClaim": {"claimName": "extractor-output"}}
+    for variant in ("defaults", "production", "s3-compatible"):
+        assert output_volume(renderings[(dialect, variant)]) is None, variant
+        assert renderings[(dialect, variant)].config["OUTPUT_URL"].startswith("s3://")
+
+
+def test_object_store_credentials_are_mounted_files(renderings: dict[tuple[str, str], Rendering], dialect: str) -> None:
+    r = renderings[(dialect, "s3-compatible")]
+    assert r.config["AWS_ENDPOINT_URL"] == "http://minio.storage.svc.cluster.local:9000"
+    assert r.config["AWS_REGION"] == "us-east-1"
+    (secrets,) = [v for v in r.pod["volumes"] if v["name"] == "secrets"]
+    assert {"secret": {"name": f"{r.chart.name}-minio"}} in secrets["projected"]["sources"]
+    assert {"secret": {"name": f"{r.chart.name}-sources"}} in secrets["projected"]["sources"]
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(r.config)
+    assert all(e["name"] != "AWS_SECRET_ACCESS_KEY" for e in r.container.get("env", []))
+
+
+def test_single_worker_keeps_the_simple_defaults(renderings: dict[tuple[str, str], Rendering], dialect: str) -> None:
+    r = renderings[(dialect, "single-worker")]
+    assert r.one("Deployment")["spec"]["replicas"] == 1 and not r.kind("PodDisruptionBudget")
+    assert r.config["STATE_STORE_URL"] == "sqlite+aiosqlite:////tmp/state.db"
+    assert r.config["OUTPUT_URL"] == "file:///data/output"
 
 
 def test_hpa_option(renderings: dict[tuple[str, str], Rendering], dialect: str) -> None:
@@ -435,6 +550,16 @@ BAD_VALUES = {
     "typo": ({"replicaCnt": 3}, "replicaCnt"),
     "chart-owned-key-in-config": ({"config": {"HEALTH_PORT": "9000"}}, "HEALTH_PORT"),
     "two-autoscalers": ({"autoscaling": {"hpa": {"enabled": True}, "keda": {"enabled": True}}}, "autoscaling"),
+    "output-url-scheme": ({"output": {"url": "ftp://bucket/prefix"}}, "output"),
+    "output-url-no-bucket": ({"output": {"url": "s3://"}}, "output"),
+    "output-url-bare-path": ({"output": {"url": "/data/output"}}, "output"),
+    "endpoint-no-scheme": ({"output": {"endpoint": "minio:9000"}}, "endpoint"),
+    "read-write-many-string": ({"output": {"readWriteMany": "yes"}}, "readWriteMany"),
+    "state-store-sync-driver": ({"stateStore": {"url": "postgresql://extractor@db:5432/state"}}, "stateStore"),
+    "state-store-mysql": ({"stateStore": {"url": "mysql+aiomysql://extractor@db/state"}}, "stateStore"),
+    "output-url-in-config": ({"config": {"OUTPUT_URL": "s3://bucket"}}, "OUTPUT_URL"),
+    "aws-key-in-config": ({"config": {"AWS_ACCESS_KEY_ID": "AKIA0000"}}, "AWS_ACCESS_KEY_ID"),
+    "old-egress-key": ({"networkPolicy": {"egress": {"databases": {"ports": [5432]}}}}, "databases"),
 }
 
 
@@ -446,34 +571,156 @@ def test_schema_rejects_bad_values(
     path = workdir / f"bad-{dialect}-{case}.yaml"
     path.write_text(yaml.safe_dump(values))
     chart = renderings[(dialect, "defaults")].chart
-    proc = run([helm, "lint", str(chart), "--strict", "-f", str(path)], ok=False)
+    single = chart / "ci" / "single-worker-values.yaml"  # so only the bad value can fail
+    proc = run([helm, "lint", str(chart), "--strict", "-f", str(single), "-f", str(path)], ok=False)
     assert proc.returncode != 0, f"helm lint accepted {values}"
     assert field in proc.stdout + proc.stderr
 
 
+# --- refusals: a chart that cannot be installed broken ------------------------------------------
+
+STATE_FIX = ("stateStore.url=postgresql+asyncpg://", "existingSecret=", "STATE_STORE_PASSWORD")
+OUTPUT_FIX = ("output.url=s3://", "output.existingClaim=", "output.readWriteMany=true")
+
+
+def refusal(helm: str, chart: Path, tmp_path: Path, values: dict[str, Any] | None = None) -> str:
+    """``helm template`` (the same rendering as ``helm install``) must fail; return helm's message.
+
+    ``helm lint`` renders in lint mode, where ``fail`` is only logged, so it is no gate here.
+    """
+    args = []
+    if values is not None:
+        path = tmp_path / "values.yaml"
+        path.write_text(yaml.safe_dump(values))
+        args = ["-f", str(path)]
+    proc = run([helm, "template", RELEASE, str(chart), "-n", NAMESPACE, *args], ok=False)
+    assert proc.returncode != 0, f"rendered with {values}:\n{proc.stdout[:2000]}"
+    assert "execution error" in proc.stderr, proc.stderr  # the chart's own refusal, not a schema error
+    return proc.stderr
+
+
+@pytest.mark.parametrize(("autoscaling", "trigger"), [("none", "replicaCount=3"),
+                                                      ("hpa", "autoscaling.hpa.enabled=true"),
+                                                      ("keda", "autoscaling.keda.enabled=true")])
+def test_several_workers_on_the_defaults_refuse_to_render(
+    helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path, autoscaling: str, trigger: str
+) -> None:
+    message = refusal(helm, chart_dir(projects[("postgresql", autoscaling)]), tmp_path)
+    assert trigger in message and "runs several workers" in message
+    for fix in STATE_FIX + OUTPUT_FIX:
+        assert fix in message, (fix, message)
+    assert "checkpoints" in message and "no manifest is written" in message, "say why, not only what"
+
+
+def test_each_half_alone_still_refuses(helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path) -> None:
+    chart = chart_dir(projects[("mysql", "none")])
+    only_state = {k: SHARED[k] for k in ("existingSecret", "stateStore")}
+    message = refusal(helm, chart, tmp_path, only_state)
+    assert all(f in message for f in OUTPUT_FIX) and not any(f in message for f in STATE_FIX), message
+    message = refusal(helm, chart, tmp_path, {"output": SHARED["output"]})
+    assert all(f in message for f in STATE_FIX) and not any(f in message for f in OUTPUT_FIX), message
+    # PostgreSQL without the Secret that carries its password, and a claim not marked ReadWriteMany.
+    message = refusal(helm, chart, tmp_path, {"stateStore": SHARED["stateStore"], "output": SHARED["output"]})
+    assert "existingSecret=" in message and "stateStore.url=" not in message
+    message = refusal(helm, chart, tmp_path, {**only_state, "output": {"existingClaim": "extractor-output"}})
+    assert "output.readWriteMany=true" in message and "claim extractor-output, not marked ReadWriteMany" in message
+    # Both halves: renders (one replica needs neither).
+    for values in (SHARED, {**only_state, "output": {"existingClaim": "c", "readWriteMany": True}},
+                   {"replicaCount": 1}):
+        path = tmp_path / "ok.yaml"
+        path.write_text(yaml.safe_dump(values))
+        run([helm, "template", RELEASE, str(chart), "-n", NAMESPACE, "-f", str(path)])
+
+
+REFUSED = {
+    "password-in-state-url": ({"stateStore": {"url": "postgresql+asyncpg://extractor:s3cret@db:5432/state"}},
+                              "STATE_STORE_PASSWORD"),
+    "password-query-in-state-url": ({"stateStore": {"url": "postgresql+asyncpg://extractor@db/state?password=x"}},
+                                    "STATE_STORE_PASSWORD"),
+    "old-output-dir": ({"config": {"OUTPUT_DIR": "/data/output"}}, "output.url"),
+    "old-state-store-url": ({"config": {"STATE_STORE_URL": "sqlite+aiosqlite:////tmp/x.db"}}, "stateStore.url"),
+    "file-url-outside-the-volume": ({"output": {"url": "file:///var/output"}}, "outside output.mountPath"),
+    "claim-with-object-store": ({"output": {"url": "s3://bucket/p", "existingClaim": "c"}}, "output.existingClaim"),
+    "endpoint-without-object-store": ({"output": {"endpoint": "http://minio:9000"}}, "output.endpoint"),
+    "credentials-without-object-store": ({"output": {"existingSecret": "minio"}}, "output.existingSecret"),
+    "endpoint-with-gcs": ({"output": {"url": "gs://bucket/p", "endpoint": "http://minio:9000"}}, "s3:// output only"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_inconsistent_values_refuse_to_render(
+    helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path, case: str
+) -> None:
+    values, fragment = REFUSED[case]
+    message = refusal(helm, chart_dir(projects[("sqlite", "none")]), tmp_path, merged({"replicaCount": 1}, values))
+    assert fragment in message, message
+    assert "s3cret" not in message, "never echo a password"
+
+
 def test_replicas_answer_drives_replicas_and_pdb(helm: str, tmp_path: Path) -> None:
     project = render(tmp_path, worker_replicas="5", autoscaling="none", init_git="no")
-    text = run([helm, "template", RELEASE, str(chart_dir(project)), "--namespace", NAMESPACE]).stdout
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(yaml.safe_dump(SHARED))
+    text = run([helm, "template", RELEASE, str(chart_dir(project)), "--namespace", NAMESPACE,
+                "-f", str(shared)]).stdout
     docs = {d["kind"]: d for d in yaml.safe_load_all(text) if d}
     assert docs["Deployment"]["spec"]["replicas"] == 5
     assert docs["PodDisruptionBudget"]["spec"]["minAvailable"] == 4
 
 
-def test_readme_values_example_lints(helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path) -> None:
-    project = projects[("postgresql", "none")]
+def deploy_section(project: Path) -> str:
     readme = (project / "README.md").read_text()
-    deploy = readme.split("## Deploy", 1)[1]
-    example = next(b for b in re.findall(r"```yaml\n(.*?)```", deploy, re.DOTALL) if "my-values.yaml" in b)
+    return readme.split("## Deploy", 1)[1].split("\n## ", 1)[0]
+
+
+def readme_block(deploy: str, lang: str, marker: str) -> str:
+    return next(b for b in re.findall(rf"```{lang}\n(.*?)```", deploy, re.DOTALL) if marker in b)
+
+
+@pytest.mark.parametrize("autoscaling", ["none", "keda"])
+def test_readme_values_example_lints(
+    helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path, autoscaling: str
+) -> None:
+    project = projects[("postgresql", autoscaling)]
+    chart = chart_dir(project)
+    deploy = deploy_section(project)
+    example = readme_block(deploy, "yaml", "my-values.yaml").replace("sha256:<from docker push>", DIGEST)
     values = tmp_path / "my-values.yaml"
-    values.write_text(example.replace("sha256:<from docker push>", DIGEST))
-    run([helm, "lint", str(chart_dir(project)), "--strict", "-f", str(values)])
-    text = run([helm, "template", RELEASE, str(chart_dir(project)), "-n", NAMESPACE, "-f", str(values)]).stdout
+    values.write_text(example)
+    run([helm, "lint", str(chart), "--strict", "-f", str(values)])
+    text = run([helm, "template", RELEASE, str(chart), "-n", NAMESPACE, "-f", str(values)]).stdout
     assert "SOURCE_DEFAULT_DSN" not in text and "api-key" in text
+    docs = {d["kind"]: d for d in yaml.safe_load_all(text) if d}
+    assert docs["ConfigMap"]["data"]["OUTPUT_URL"].startswith("s3://")
+    assert "eks.amazonaws.com/role-arn" in docs["ServiceAccount"]["metadata"]["annotations"]
+    # The ReadWriteMany alternative: the README's output block replaces my-values.yaml's.
+    rwx = readme_block(deploy, "yaml", "# rwx-output")
+    head, tail = example.split("\noutput:\n", 1)
+    assert not re.search(r"^\S", tail, re.MULTILINE), "output is the last block of my-values.yaml"
+    values.write_text(head + "\n" + rwx)
+    run([helm, "lint", str(chart), "--strict", "-f", str(values)])
+    text = run([helm, "template", RELEASE, str(chart), "-n", NAMESPACE, "-f", str(values)]).stdout
+    docs = {d["kind"]: d for d in yaml.safe_load_all(text) if d}
+    assert docs["ConfigMap"]["data"]["OUTPUT_URL"] == "file:///data/output"
+    assert {"name": "output", "persistentVolumeClaim": {"claimName": project.name + "-output"}} in (
+        docs["Deployment"]["spec"]["template"]["spec"]["volumes"])
+
+
+@pytest.mark.parametrize("autoscaling", ["none", "hpa"])
+def test_readme_shows_the_real_refusal(helm: str, projects: dict[tuple[str, str], Path], autoscaling: str) -> None:
+    project = projects[("sqlite", autoscaling)]
+    console = readme_block(deploy_section(project), "console", "$ helm template")
+    command, *shown = console.strip().splitlines()
+    args = command.removeprefix("$ ").split()
+    assert args[0] == "helm" and "replicaCount=3" in args
+    proc = subprocess.run([helm, *args[1:]], cwd=project, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert shown == proc.stderr.strip().splitlines()[: len(shown)], proc.stderr
 
 
 def test_keda_can_scale_to_zero(helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path) -> None:
     values = tmp_path / "zero.yaml"
-    values.write_text(yaml.safe_dump({"autoscaling": {"keda": {"enabled": True, "minReplicas": 0}}}))
+    values.write_text(yaml.safe_dump(merged(SHARED, {"autoscaling": {"keda": {"enabled": True, "minReplicas": 0}}})))
     chart = chart_dir(projects[("postgresql", "keda")])
     text = run([helm, "template", RELEASE, str(chart), "-n", NAMESPACE, "-f", str(values)]).stdout
     docs = [d for d in yaml.safe_load_all(text) if d]

@@ -7,21 +7,27 @@ credentials.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .helpers import render
+from .helpers import helm_binary, render
 
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 
 
 @pytest.fixture(scope="module")
-def ci(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    project = render(tmp_path_factory.mktemp("ci"), python_version="3.13", source_dialect="mysql")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render(tmp_path_factory.mktemp("ci"), python_version="3.13", source_dialect="mysql")
+
+
+@pytest.fixture(scope="module")
+def ci(project: Path) -> dict[str, Any]:
     text = (project / ".github" / "workflows" / "ci.yml").read_text()
     assert "cookiecutter" not in text
     parsed: dict[str, Any] = yaml.safe_load(text)
@@ -89,8 +95,32 @@ def test_chart_job_lints_renders_and_scans_the_chart(ci: dict[str, Any]) -> None
     script = runs(ci, "chart")
     assert "helm lint --strict" in script and "helm template" in script and "checkov" in script
     assert re.search(r"helm template .* --namespace \S+", script), "checkov fails manifests in the default namespace"
+    assert re.search(r"helm template .* -f \"\$values\"", script), "render the ci/ values: the defaults refuse 3 workers"
     assert "checkov==" in script, "pin the checkov version"
     assert any(s.get("uses", "").startswith("azure/setup-helm@") for s in ci["jobs"]["chart"]["steps"])
+
+
+def test_chart_job_script_runs_on_the_generated_chart(ci: dict[str, Any], project: Path, tmp_path: Path) -> None:
+    """The job's shell, as GitHub runs it, with the real helm; pip and checkov are stubs that log."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    (bin_dir / "helm").symlink_to(helm_binary())
+    for stub in ("python", "checkov"):
+        (bin_dir / stub).write_text(f'#!/bin/sh\necho "{stub} $*" >> "{log}"\n')
+        (bin_dir / stub).chmod(0o755)
+    (step,) = [s for s in ci["jobs"]["chart"]["steps"] if "helm lint" in s.get("run", "")]
+    runner_temp = tmp_path / "runner"
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=project,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "RUNNER_TEMP": str(runner_temp)})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert proc.stdout.count("0 chart(s) failed") == 1 + len(list(project.glob("deploy/helm/*/ci/*.yaml")))
+    calls = log.read_text()
+    assert "python -m pip install checkov==" in calls and "checkov -f Dockerfile" in calls
+    (scanned,) = [line.split(" -d ")[1].split()[0] for line in calls.splitlines() if " -d " in line]
+    rendered = {p.name for p in Path(scanned).iterdir()}
+    assert rendered == {"production-values", "s3-compatible-values", "single-worker-values"}
+    assert list(Path(scanned).glob("*/*/templates/deployment.yaml")), "helm template wrote no manifests"
 
 
 def test_python_version_comes_from_the_answers(ci: dict[str, Any]) -> None:

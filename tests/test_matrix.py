@@ -143,13 +143,28 @@ def test_chart_files_parse_and_carry_the_answers(rendered: tuple[Combo, Path]) -
 
 
 def test_chart_lints_and_renders_with_helm(rendered: tuple[Combo, Path]) -> None:
-    """Every rendering's chart lints and renders with the real helm binary."""
-    _, project = rendered
+    """Every rendering's chart lints and renders with the real helm binary, with each ci/ values file.
+
+    The defaults render only for a single worker: with more replicas or an autoscaler the chart
+    refuses them (per-pod state store and output) and names the values to set.
+    """
+    combo, project = rendered
     charts = [p.parent for p in project.glob("deploy/helm/*/Chart.yaml")]
     assert len(charts) == 1, charts
     helm = helm_binary()
     run([helm, "lint", "--strict", str(charts[0])], cwd=project)
-    run([helm, "template", project.name, str(charts[0])], cwd=project)
+    values_files = sorted(charts[0].glob("ci/*.yaml"))
+    assert {v.name for v in values_files} >= {"production-values.yaml", "single-worker-values.yaml"}
+    for values in values_files:
+        run([helm, "lint", "--strict", str(charts[0]), "-f", str(values)], cwd=project)
+        run([helm, "template", project.name, str(charts[0]), "-f", str(values)], cwd=project)
+    single = int(chosen(combo, "worker_replicas")) == 1 and chosen(combo, "autoscaling") == "none"
+    proc = subprocess.run([helm, "template", project.name, str(charts[0])], cwd=project,
+                          capture_output=True, text=True, timeout=120)
+    if single:
+        assert proc.returncode == 0, proc.stderr
+    else:
+        assert proc.returncode != 0 and "stateStore.url" in proc.stderr and "output.url" in proc.stderr, proc.stderr
 
 
 def test_ci_workflow_runs_only_the_chosen_databases(rendered: tuple[Combo, Path]) -> None:
