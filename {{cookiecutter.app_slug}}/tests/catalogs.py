@@ -152,6 +152,39 @@ async def postgres_database(admin_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+BIG_SCHEMAS, BIG_TABLES_PER_SCHEMA = 2, 1000
+
+
+def big_catalog_ddl(tables_per_chunk: int = 250) -> list[str]:
+    """DDL scripts, each small enough for one transaction's lock table (every table takes a few locks)."""
+    chunks = [f"DROP SCHEMA public; {' '.join(f'CREATE SCHEMA s{s};' for s in range(BIG_SCHEMAS))}"]
+    for s in range(BIG_SCHEMAS):
+        for first in range(0, BIG_TABLES_PER_SCHEMA, tables_per_chunk):
+            ddl = []
+            for t in range(first, min(first + tables_per_chunk, BIG_TABLES_PER_SCHEMA)):
+                extra = f", parent_id bigint REFERENCES s{s}.t{t - 1:04d}(id)" if t % 10 == 1 else ""
+                # Fixed-width types only: a text column would add a TOAST table and index per table.
+                ddl.append(f"CREATE TABLE s{s}.t{t:04d} (id bigint PRIMARY KEY, n int NOT NULL, day date{extra});")
+                if t % 5 == 0:
+                    ddl.append(f"CREATE INDEX ix_{s}_{t:04d} ON s{s}.t{t:04d} (n, day);")
+            chunks.append("\n".join(ddl))
+    return chunks
+
+
+@asynccontextmanager
+async def big_postgres_database(admin_url: str) -> AsyncIterator[str]:
+    """A fresh database with 2,000 tables (``big_catalog_ddl``); dropped afterwards."""
+    async with postgres_database(admin_url) as url:
+        conn = await asyncpg.connect(_plain(url))
+        try:
+            for script in big_catalog_ddl():
+                async with conn.transaction():  # a few commits instead of thousands
+                    await conn.execute(script)
+        finally:
+            await conn.close()
+        yield url
+
+
 def _plain(url: str) -> str:
     """asyncpg wants ``postgresql://`` without a SQLAlchemy driver suffix."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import orjson
@@ -35,11 +36,12 @@ from {{ cookiecutter.package_name }}.models import (
     ExtractionRequest,
     ExtractionSummary,
 )
+from {{ cookiecutter.package_name }}.sink import MANIFEST
 from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.worker import build_worker
 from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 
-from .catalogs import _plain, postgres_database
+from .catalogs import BIG_SCHEMAS, BIG_TABLES_PER_SCHEMA, _plain, big_postgres_database
 from .conftest import POSTGRES_URL
 from .harness import Run, extract, load
 from .history import histories, run_text
@@ -47,28 +49,11 @@ from .processes import DevServer, WorkerProcess, checkpoints, wait_for_checkpoin
 
 pytestmark = pytest.mark.postgresql
 
-SCHEMAS, TABLES_PER_SCHEMA = 2, 1000
 # 2,000 tables in 80 batches of 25 and 4 slices of 500, one slice at a time: a kill
 # interrupts exactly one slice, so at most one batch may be read twice.
 LAYOUT = {"batch_size": 25, "slice_size": 500, "max_parallel_slices": 1}
 SECRET = f"Pw-{uuid.uuid4().hex}"
 FAST_RETRY = ActivityTuning(heartbeat_timeout_s=2, initial_retry_s=0.2, max_retry_s=1, max_attempts=20)
-
-
-def big_catalog_ddl(tables_per_chunk: int = 250) -> list[str]:
-    """DDL scripts, each small enough for one transaction's lock table (every table takes a few locks)."""
-    chunks = [f"DROP SCHEMA public; {' '.join(f'CREATE SCHEMA s{s};' for s in range(SCHEMAS))}"]
-    for s in range(SCHEMAS):
-        for first in range(0, TABLES_PER_SCHEMA, tables_per_chunk):
-            ddl = []
-            for t in range(first, min(first + tables_per_chunk, TABLES_PER_SCHEMA)):
-                extra = f", parent_id bigint REFERENCES s{s}.t{t - 1:04d}(id)" if t % 10 == 1 else ""
-                # Fixed-width types only: a text column would add a TOAST table and index per table.
-                ddl.append(f"CREATE TABLE s{s}.t{t:04d} (id bigint PRIMARY KEY, n int NOT NULL, day date{extra});")
-                if t % 5 == 0:
-                    ddl.append(f"CREATE INDEX ix_{s}_{t:04d} ON s{s}.t{t:04d} (n, day);")
-            chunks.append("\n".join(ddl))
-    return chunks
 
 
 @dataclass(frozen=True)
@@ -84,20 +69,13 @@ async def big(
     """The 2,000-table catalog and its uninterrupted extraction, shared by this module."""
     assert POSTGRES_URL
     folder = tmp_path_factory.mktemp("big")
-    async with postgres_database(POSTGRES_URL) as url:
-        conn = await asyncpg.connect(_plain(url))
-        try:
-            for script in big_catalog_ddl():
-                async with conn.transaction():  # a few commits instead of thousands
-                    await conn.execute(script)
-        finally:
-            await conn.close()
+    async with big_postgres_database(POSTGRES_URL) as url:
         state = await StateStore.open(f"sqlite+aiosqlite:///{folder / 'state.db'}")
         try:
             baseline = await extract(temporal.client, url, folder / "out", state, **LAYOUT)
         finally:
             await state.close()
-        assert baseline.summary.counts.tables == SCHEMAS * TABLES_PER_SCHEMA
+        assert baseline.summary.counts.tables == BIG_SCHEMAS * BIG_TABLES_PER_SCHEMA
         # The local server trusts logins and ignores it: the password is only there to prove it never leaks.
         yield BigCatalog(make_url(url).set(password=SECRET).render_as_string(hide_password=False), baseline)
 
@@ -118,6 +96,12 @@ def assert_same_output(run: Run, baseline: Run) -> None:
     assert sorted(got) == sorted(want)
     for kind in want:
         assert got[kind] == want[kind], f"{kind}: {len(got[kind])} records vs {len(want[kind])} uninterrupted"
+
+
+def files_of_run(summary: ExtractionSummary) -> list[str]:
+    """Every file in a ``file://`` run folder, relative to it."""
+    root = Path(unquote(urlsplit(summary.manifest).path)).parent
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
 def request_for() -> ExtractionRequest:
@@ -217,6 +201,8 @@ async def test_worker_sigkill_mid_extraction_resumes_with_at_most_one_batch_redo
     redone = sum(c.redone for c in final.values())
     extracted = load(summary)
     assert_same_output(extracted, big.baseline)
+    assert files_of_run(summary) == sorted([MANIFEST, *(p["path"] for p in extracted.manifest["parts"])]), \
+        "the run folder holds files the manifest does not list (e.g. a killed write's staging file)"
     assert run.second is not None
     assert SECRET not in run.first.output() + run.second.output()
     assert SECRET not in await run_text(temporal.client, run.handle.id)
