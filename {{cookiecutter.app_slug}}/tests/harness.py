@@ -35,7 +35,7 @@ class Run:
 async def extract(
     client: Client,
     source_url: str,
-    output: Path,
+    output: Path | str,
     state: StateStore,
     schemas: str | None = None,
     workflow_id: str | None = None,

@@ -44,6 +44,7 @@ from .conftest import (
 )
 from .harness import extract
 from .history import run_text
+from .s3 import moto_server
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,14 @@ def password() -> str:
 
 
 async def failing_run(
-    temporal: WorkflowEnvironment, url: str, tmp_path: Path, state: StateStore, schemas: str | None = None
+    temporal: WorkflowEnvironment, url: str, tmp_path: Path, state: StateStore, schemas: str | None = None,
+    output: Path | str | None = None,
 ) -> Failure:
     workflow_id = f"fail-{uuid.uuid4().hex}"
     began = time.monotonic()
     with pytest.raises(WorkflowFailureError) as failed:
-        await extract(temporal.client, url, tmp_path / "out", state, schemas=schemas, workflow_id=workflow_id,
-                      activity_max_attempts=10)
+        await extract(temporal.client, url, output or tmp_path / "out", state, schemas=schemas,
+                      workflow_id=workflow_id, activity_max_attempts=10)
     seconds = time.monotonic() - began
     cause: BaseException = failed.value
     while getattr(cause, "cause", None) is not None:
@@ -93,6 +95,24 @@ async def test_invalid_schema_pattern(temporal: WorkflowEnvironment, tmp_path: P
     with sqlite_catalog(tmp_path) as cat:
         failure = await failing_run(temporal, cat.url, tmp_path, state, schemas="sales(")
     assert_permanent(failure, "InvalidRequest", "'sales('", "not a valid regular expression")
+
+
+async def test_output_path_blocked_by_a_file(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
+    (tmp_path / "taken").write_text("a file where the output folder should be")
+    with sqlite_catalog(tmp_path) as cat:
+        failure = await failing_run(temporal, cat.url, tmp_path, state, output=tmp_path / "taken" / "out")
+    assert_permanent(failure, "OutputError", "OUTPUT_URL file://", "/taken/out")
+    assert (tmp_path / "taken").read_text().startswith("a file"), "the blocking file was touched"
+
+
+async def test_output_bucket_missing(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with moto_server() as s3, sqlite_catalog(tmp_path) as cat:
+        for name, value in s3.env.items():  # the in-process worker's obstore reads the standard variables
+            monkeypatch.setenv(name, value)
+        failure = await failing_run(temporal, cat.url, tmp_path, state, output="s3://no-such-bucket/extracts")
+    assert_permanent(failure, "OutputError", "OUTPUT_URL s3://no-such-bucket/extracts", "the bucket does not exist")
 
 
 @pytest.mark.parametrize("scheme", [

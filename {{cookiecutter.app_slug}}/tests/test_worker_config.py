@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import subprocess
 import uuid
 from dataclasses import replace
@@ -28,6 +29,21 @@ from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 
 from .catalogs import sqlite_catalog
 from .probes import WorkerProcess, console_script, free_port, wait_for_status
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"OUTPUT_URL": "ftp://files.example.com/out"}, "OUTPUT_URL 'ftp://files.example.com/out': unsupported scheme"),
+    ({"OUTPUT_URL": "s3://"}, "name the bucket"),
+    ({"OUTPUT_DIR": "/data/out"}, "OUTPUT_DIR was renamed to OUTPUT_URL"),
+])
+def test_worker_refuses_a_bad_output_setting_at_start(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    """Before it connects anywhere: one line naming the variable, exit 2, no traceback."""
+    base = {"PATH": os.environ["PATH"], "TEMPORAL_ADDRESS": "127.0.0.1:9", "HEALTH_PORT": "0", "METRICS_PORT": "0"}
+    proc = subprocess.run([console_script(APP_SLUG), "worker"], env={**base, **env}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert message in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_api_key_file_in_secrets_dir_turns_on_api_key_and_tls(tmp_path: Path) -> None:
