@@ -31,8 +31,16 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.models import ActivityTuning, ExtractionRequest, ExtractionSummary
-from {{ cookiecutter.package_name }}.sink import MANIFEST, read_url, run_folder
+from {{ cookiecutter.package_name }}.models import (
+    ActivityTuning,
+    ExtractionRequest,
+    ExtractionSummary,
+)
+from {{ cookiecutter.package_name }}.sink import (
+    MANIFEST,
+    read_url,
+    run_folder,
+)
 from {{ cookiecutter.package_name }}.state import StateStore
 from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 
