@@ -6,7 +6,7 @@ export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 export TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/
 
-.PHONY: test demo bench clean
+.PHONY: test demo bench clean container-test base-image
 
 $(BIN)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ demo: $(BIN)/.installed
 ## Results: benchmarks/results/results.{json,md,png}. Pass options with BENCH_ARGS="--sizes 1000 --repeat 3".
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py --pg-dsn $(TEST_POSTGRES_URL) --mysql-dsn $(TEST_MYSQL_URL) $(BENCH_ARGS)
+
+## Build the generated app's image with podman (no registry: a local stand-in base image) and run
+## 3 worker containers against a dev server, PostgreSQL and an S3 server (tests/test_container.py).
+## CONTAINER_TEST_COLD=1 builds without the layer cache. Podman's config and cache: scripts/podman.sh.
+container-test: $(BIN)/.installed
+	$(BIN)/pytest -q -s tests/test_container.py
+
+## The stand-in base image alone (mmdebstrap, cached under .cache/base-image).
+base-image:
+	scripts/base-image.sh
 
 clean:
 	rm -rf $(VENV) demo
