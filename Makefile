@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+DEMO_VENV := .venv-demo
+DEMO_BIN  := $(DEMO_VENV)/bin
 export UV_CACHE_DIR ?= $(HOME)/.cache/uv
 export TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/
@@ -18,11 +20,17 @@ $(BIN)/.installed: requirements-dev.txt
 test: $(BIN)/.installed
 	$(BIN)/pytest -q tests
 
+$(DEMO_BIN)/.installed: requirements-demo.txt
+	$(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_BIN)/pip install -q --disable-pip-version-check -r requirements-demo.txt
+	touch $@
+
 ## Render an app with the default answers and run an end-to-end extraction on the embedded default.
-demo: $(BIN)/.installed
+## Installs only cookiecutter and uv (.venv-demo); the app installs itself from its uv.lock.
+demo: $(DEMO_BIN)/.installed
 	rm -rf demo
-	$(BIN)/cookiecutter --no-input --output-dir demo .
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(MAKE) -C demo/catalog-extractor dev
+	$(DEMO_BIN)/cookiecutter --no-input --output-dir demo .
+	PATH="$(CURDIR)/$(DEMO_BIN):$$PATH" $(MAKE) -C demo/catalog-extractor dev
 
 ## Benchmark the app end to end against raw catalog queries (PostgreSQL 1k/5k/20k, MySQL 1k).
 ## Results: benchmarks/results/results.{json,md,png}. Pass options with BENCH_ARGS="--sizes 1000 --repeat 3".
@@ -40,4 +48,4 @@ base-image:
 	scripts/base-image.sh
 
 clean:
-	rm -rf $(VENV) demo
+	rm -rf $(VENV) $(DEMO_VENV) demo

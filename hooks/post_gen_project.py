@@ -10,7 +10,8 @@ Runs inside the new project folder. Steps, each a small function:
    (HPA / KEDA templates, ``.github/``). Missing files are fine.
 3. ``dotenv_text``: ``.env`` for local runs, from ``.env.example``; never a secret.
 4. ``recorded_answers``: ``.cookiecutter.json`` with the public answers.
-5. ``init_git``: ``git init`` and a first commit, when asked and possible.
+5. ``lock_dependencies``: ``uv lock``, so the first install gets exact, hashed versions.
+6. ``init_git``: ``git init`` and a first commit, when asked and possible.
 
 Like the pre-generation hook, answers are read as data (``tojson``), and the
 rest is plain Python that the template tests import without rendering.
@@ -198,6 +199,35 @@ def write_answers(project: Path, context: Mapping[str, Any]) -> Path:
     return target
 
 
+def find_uv() -> str | None:
+    """uv on PATH, else next to the Python running this hook (cookiecutter installed in a venv or with uv)."""
+    beside = Path(sys.executable).with_name("uv")
+    return shutil.which("uv") or (str(beside) if beside.is_file() else None)
+
+
+def lock_dependencies(project: Path, answers: Mapping[str, Any], uv: str | None) -> str:
+    """Write ``uv.lock`` now, so the project's first ``make install`` (and its image and CI) are reproducible.
+
+    Skipped under cruft: its updates render into throwaway folders, and a lock
+    resolved there would turn every template update into a lock-file conflict
+    (``uv.lock`` is in ``[tool.cruft] skip``). Without uv, or offline, the
+    project still works: ``make install`` creates the lock on first use.
+    """
+    if "_commit" in answers:
+        return "NOTICE: no uv.lock under cruft; `make install` creates it"
+    if uv is None:
+        return "NOTICE: uv not found, so no uv.lock yet; `make install` creates it"
+    try:
+        done = subprocess.run([uv, "lock", "--quiet"], cwd=project, capture_output=True, text=True,
+                              timeout=300, check=False)
+    except subprocess.TimeoutExpired:
+        return "NOTICE: uv lock took over 5 minutes (no package index?); `make install` retries"
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return f"NOTICE: uv lock failed ({reason}); `make install` retries"
+    return "NOTICE: locked the dependencies in uv.lock"
+
+
 def git_skip_reason(project: Path, answers: Mapping[str, Any], git: str | None) -> str | None:
     """Why not to ``git init`` now, or None to go ahead."""
     if str(answers.get("init_git", "no")) != "yes":
@@ -248,6 +278,7 @@ def main(project: Path, context: Mapping[str, Any]) -> int:
         print(f"removed {path.relative_to(project)} (not selected)")
     write_dotenv(project, context)
     write_answers(project, context)
+    print(lock_dependencies(project, context, find_uv()))
     print(init_git(project, context, shutil.which("git")))
     return 0
 

@@ -100,6 +100,7 @@ class BuildHome:
 
     folder: Path
     volumes: list[str]
+    ca_bundle: str | None = None  # the CA bundle's path inside the build, for uv (it reads no pip.conf)
 
 
 def build_home(folder: Path, settings: dict[str, str]) -> BuildHome:
@@ -127,13 +128,16 @@ def build_home(folder: Path, settings: dict[str, str]) -> BuildHome:
         return prefix + HOST_VIEW + str(resolved)
 
     lines = ["# Written by tests/containers.py from this machine's pip settings; mounted read-only.", "[global]"]
+    ca_bundle = None
     for key, value in settings.items():
         if key in PATH_KEYS:
             value = " ".join(inside(part, key.endswith("index-url")) for part in value.split())
+        if key == "cert":
+            ca_bundle = value
         lines.append(f"{key} = {value}")
     (folder / ".config" / "pip" / "pip.conf").write_text("\n".join(lines) + "\n", encoding="utf-8")
     volumes = [f"{folder}:/root:ro"] + [f"{host}:{target}:ro" for host, target in sorted(mounts.items())]
-    return BuildHome(folder, volumes)
+    return BuildHome(folder, volumes, ca_bundle)
 
 
 @dataclass
@@ -172,6 +176,8 @@ def build_image(context: Path, tag: str, home: BuildHome, *build_args: str, no_c
         args += ["--volume", volume]
     for arg in build_args:
         args += ["--build-arg", arg]
+    if home.ca_bundle:
+        args += ["--build-arg", f"BUILD_CA_BUNDLE={home.ca_bundle}"]
     started = time.monotonic()
     proc = podman(*args, str(context), timeout=timeout)
     seconds = time.monotonic() - started

@@ -32,10 +32,22 @@ PYTHONS = {
 
 
 def render(output_dir: Path, **answers: Any) -> Path:
-    """Render with ``answers`` over the defaults; return the project folder."""
-    project = cookiecutter(
-        str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir)
-    )
+    """Render with ``answers`` over the defaults; return the project folder.
+
+    The post-generation hook locks the dependencies with uv, which needs an
+    interpreter that satisfies ``requires-python``: ``UV_PYTHON`` names the
+    one this machine has for the chosen ``python_version`` (pyenv's shims
+    are not found by uv's discovery).
+    """
+    before = os.environ.get("UV_PYTHON")
+    os.environ["UV_PYTHON"] = python_for(str(answers.get("python_version", "3.11")))
+    try:
+        project = cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir))
+    finally:
+        if before is None:
+            os.environ.pop("UV_PYTHON", None)
+        else:
+            os.environ["UV_PYTHON"] = before
     return Path(project)
 
 
@@ -75,11 +87,14 @@ def helm_binary() -> str:
 
 
 def install(project: Path, python: str | None = None) -> Path:
-    """Create ``project/.venv`` and install the project with its dev extra; return its bin dir."""
-    venv = project / ".venv"
-    run([UV, "venv", "-q", "--python", python or sys.executable, str(venv)], cwd=project)
-    run([UV, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-e", ".[dev]"], cwd=project)
-    return venv / "bin"
+    """``project/.venv`` exactly as ``make install`` makes it (``uv sync --locked``); return its bin dir.
+
+    The versions come from the rendering's own uv.lock, so a warm uv cache
+    installs without asking the package index anything.
+    """
+    run([UV, "sync", "-q", "--locked", "--all-extras", "--python", python or sys.executable], cwd=project,
+        env={"UV_PROJECT_ENVIRONMENT": str(project / ".venv")})
+    return project / ".venv" / "bin"
 
 
 def python_for(version: str) -> str:

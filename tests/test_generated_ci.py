@@ -7,6 +7,7 @@ credentials.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .helpers import helm_binary, render
+from .helpers import UV, helm_binary, python_for, render, run
 
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 
@@ -67,9 +68,71 @@ def test_checkout_never_persists_credentials(ci: dict[str, Any]) -> None:
         assert step["with"]["persist-credentials"] is False
 
 
-def test_lint_and_types(ci: dict[str, Any]) -> None:
-    assert "ruff check ." in runs(ci, "lint")
-    assert "mypy" in runs(ci, "lint")
+def make_recipe(project: Path, target: str) -> str:
+    """The commands of one Makefile target (its recipe lines), as make would run them."""
+    lines = (project / "Makefile").read_text().splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(f"{target}:"))
+    recipe = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    return "\n".join(recipe)
+
+
+def test_lint_and_types_run_what_the_makefile_runs(ci: dict[str, Any], project: Path) -> None:
+    assert "make lint" in runs(ci, "lint") and "make typecheck" in runs(ci, "lint")
+    assert "ruff check ." in make_recipe(project, "lint")
+    assert "mypy" in make_recipe(project, "typecheck")
+
+
+def test_every_job_that_installs_the_app_installs_it_from_uv_lock(ci: dict[str, Any], project: Path) -> None:
+    for job in ("lint", "test"):
+        assert "make install" in runs(ci, job), job
+        assert "pip install -e" not in runs(ci, job), f"{job} resolves versions of its own instead of uv.lock"
+    installed = make_recipe(project, "$(BIN)/.installed")
+    assert "uv) sync" in installed.replace("$(UV", "uv") and "--locked" in installed
+    assert (project / "uv.lock").is_file()
+
+
+def test_the_image_installs_from_uv_lock(project: Path) -> None:
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "COPY pyproject.toml uv.lock ./" in dockerfile
+    assert re.search(r"uv sync --frozen --no-install-project", dockerfile)
+    assert "!uv.lock" in (project / ".dockerignore").read_text()
+
+
+def test_pre_commit_runs_the_same_lint_and_types_as_ci(ci: dict[str, Any], project: Path) -> None:
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    entries = {hook["entry"] for repo in config["repos"] for hook in repo["hooks"]}
+    assert entries == {"make lint", "make typecheck"}
+    assert entries <= set(runs(ci, "lint").splitlines())
+
+
+def test_renovate_updates_python_actions_and_docker(project: Path) -> None:
+    config = json.loads((project / "renovate.json").read_text())
+    assert set(config["enabledManagers"]) == {"pep621", "github-actions", "dockerfile"}
+    assert "helpers:pinGitHubActionDigests" in config["extends"], "actions must stay pinned by SHA"
+    assert config["lockFileMaintenance"]["enabled"] is True
+    (docker,) = [r for r in config["packageRules"] if r.get("matchManagers") == ["dockerfile"]]
+    assert docker["allowedVersions"] == "<3.14", "the 3.13 rendering must stay on Python 3.13"
+
+
+def test_lowest_job_runs_lint_types_and_tests_on_the_floors(ci: dict[str, Any], project: Path) -> None:
+    job = ci["jobs"]["lowest"]
+    assert "make lowest" in runs(ci, "lowest")
+    assert set(job["services"]) == set(ci["jobs"]["test"]["services"])
+    assert job["env"] == ci["jobs"]["test"]["env"]
+    recipe = make_recipe(project, "lowest")
+    assert "--resolution lowest-direct" in recipe
+    for tool in ("ruff check .", "mypy", "pytest"):
+        assert tool in recipe, tool
+
+
+def test_lowest_direct_versions_pass_lint_types_and_tests(project: Path) -> None:
+    """What the lowest job runs, for real: the floors pyproject.toml declares must work."""
+    env = {"PATH": f"{Path(UV).parent}:{os.environ['PATH']}", "PYTHON": python_for("3.13")}
+    run(["make", "lowest"], cwd=project, env=env, timeout=1500)
 
 
 def test_pytest_runs_against_postgres_and_mariadb_services(ci: dict[str, Any]) -> None:
@@ -80,7 +143,7 @@ def test_pytest_runs_against_postgres_and_mariadb_services(ci: dict[str, Any]) -
     assert all("--health-cmd" in svc["options"] for svc in job["services"].values())
     assert job["env"]["TEST_POSTGRES_URL"].startswith("postgresql://") and ":5432/" in job["env"]["TEST_POSTGRES_URL"]
     assert job["env"]["TEST_MYSQL_URL"].startswith("mysql://") and ":3306/" in job["env"]["TEST_MYSQL_URL"]
-    assert "pytest" in runs(ci, "test")
+    assert "make test" in runs(ci, "test")
 
 
 def test_other_dialects_get_no_mariadb_service(tmp_path: Path) -> None:

@@ -349,3 +349,40 @@ def test_git_missing_is_a_notice_not_a_failure(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "NOTICE: skipped git init: git is not installed" in proc.stdout
     assert not (tmp_path / "out" / "catalog-extractor" / ".git").exists()
+
+
+# --- post_gen_project: the lock file ------------------------------------------------------------
+
+def _minimal_project(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "pyproject.toml").write_text('[project]\nname = "lock-probe"\nversion = "0"\nrequires-python = ">=3.11"\n'
+                                           'dependencies = []\n')
+    return folder
+
+
+def test_lock_dependencies_writes_uv_lock(tmp_path: Path) -> None:
+    project = _minimal_project(tmp_path / "p")
+    notice = post.lock_dependencies(project, answers(), post.find_uv())
+    assert notice == "NOTICE: locked the dependencies in uv.lock"
+    assert 'name = "lock-probe"' in (project / "uv.lock").read_text()
+
+
+def test_lock_dependencies_without_uv_or_under_cruft_leaves_it_to_make_install(tmp_path: Path) -> None:
+    project = _minimal_project(tmp_path / "p")
+    assert "uv not found" in post.lock_dependencies(project, answers(), None)
+    assert "under cruft" in post.lock_dependencies(project, {**answers(), "_commit": "abc"}, post.find_uv())
+    assert not (project / "uv.lock").exists()
+
+
+def test_a_failed_lock_is_a_notice_not_a_failed_rendering(tmp_path: Path) -> None:
+    project = _minimal_project(tmp_path / "p")
+    (project / "pyproject.toml").write_text("[project]\nname = 'broken'\ndependencies = ['no such package ===']\n")
+    notice = post.lock_dependencies(project, answers(), post.find_uv())
+    assert notice.startswith("NOTICE: uv lock failed (") and "make install` retries" in notice
+
+
+def test_every_rendering_is_locked_and_the_lock_matches(tmp_path: Path) -> None:
+    project = render(tmp_path, init_git="no")
+    check = subprocess.run([str(Path(post.find_uv() or "uv")), "lock", "--check", "--offline"], cwd=project,
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stderr

@@ -21,6 +21,7 @@ import yaml
 
 from .helpers import (
     TEMPLATE,
+    UV,
     helm_binary,
     hook_module,
     install,
@@ -184,7 +185,9 @@ def test_ci_workflow_runs_only_the_chosen_databases(rendered: tuple[Combo, Path]
 
 def test_static_checks(rendered: tuple[Combo, Path]) -> None:
     combo, project = rendered
-    bin_dir = install(project, python_for(chosen(combo, "python_version")))
+    assert (project / "uv.lock").is_file(), "the post-generation hook did not lock the dependencies"
+    run([UV, "lock", "--check", "--offline"], cwd=project)
+    bin_dir = install(project, python_for(chosen(combo, "python_version")))  # uv sync --locked
     run([str(bin_dir / "ruff"), "check", "."], cwd=project)
     run([str(bin_dir / "mypy")], cwd=project)
     # mypy checks src only; collecting imports every test module, so a test that still uses

@@ -7,6 +7,7 @@ PostgreSQL and MySQL/MariaDB tests run when ``TEST_POSTGRES_URL`` /
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,12 +21,41 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: marker -> (variable that enables it, server name, its default local address)
+SERVICES = {
+    "postgresql": ("TEST_POSTGRES_URL", "PostgreSQL", ("127.0.0.1", 5432)),
+    "mysql": ("TEST_MYSQL_URL", "MySQL/MariaDB", ("127.0.0.1", 3306)),
+}
+SKIPPED = pytest.StashKey[dict[str, int]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    enabled = {"postgresql": bool(POSTGRES_URL), "mysql": bool(MYSQL_URL)}
+    skipped = config.stash.setdefault(SKIPPED, {})
     for item in items:
-        if item.get_closest_marker("postgresql") and not POSTGRES_URL:
-            item.add_marker(pytest.mark.skip(reason="set TEST_POSTGRES_URL to run"))
-        if item.get_closest_marker("mysql") and not MYSQL_URL:
-            item.add_marker(pytest.mark.skip(reason="set TEST_MYSQL_URL to run"))
+        for marker, (variable, _, _) in SERVICES.items():
+            if item.get_closest_marker(marker) and not enabled[marker]:
+                item.add_marker(pytest.mark.skip(reason=f"set {variable} to run"))
+                skipped[marker] = skipped.get(marker, 0) + 1
+                break
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """One line per skipped service: how many tests, and how to run them."""
+    for marker, count in sorted(config.stash.get(SKIPPED, {}).items()):
+        variable, server, address = SERVICES[marker]
+        hint = f"set {variable} (a database URL where the tests may create databases)"
+        if _answers(address):
+            hint += f"; a {server} server answers on {address[0]}:{address[1]}: run `make test-all`"
+        terminalreporter.write_line(f"skipped {count} {server} test(s): {hint}", yellow=True)
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=0.3):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.models import (
     ActivityTuning,
+    BatchCheckpoint,
     ExtractionRequest,
     ExtractionSummary,
 )
@@ -195,63 +196,77 @@ def check_same_as_single_worker(shared: Shared, parts: dict[str, bytes], manifes
     assert manifest_counts == baseline.manifest["counts"]
 
 
+@dataclass
+class ClusterRun:
+    """A run on a 3-worker cluster, past its first checkpoint, with 3 workers running slices at once."""
+
+    group: Cluster
+    state: StateStore
+    handle: RunHandle
+    together: list[WorkerProcess]
+
+    async def busy_worker(self, client: Client) -> WorkerProcess:
+        return (await running_slices(client, self.handle, self.group.workers))[0]
+
+    async def batches_done(self) -> int:
+        return sum(c.next_batch for c in (await checkpoints(self.state, run_key(self.handle))).values())
+
+    async def finish(self) -> tuple[ExtractionSummary, dict[str, BatchCheckpoint]]:
+        summary = await asyncio.wait_for(self.handle.result(), timeout=120)
+        return summary, await checkpoints(self.state, run_key(self.handle))
+
+
+@asynccontextmanager
+async def cluster_run(temporal: WorkflowEnvironment, shared: Shared, root: Path) -> AsyncIterator[ClusterRun]:
+    state = await StateStore.open(shared.state_url)
+    try:
+        async with cluster(temporal, shared, root) as group:
+            handle = await start_run(temporal.client, group.env["TASK_QUEUE"])
+            together = await running_slices(temporal.client, handle, group.workers, at_least=3)
+            await wait_for_checkpoint(state, run_key(handle))
+            yield ClusterRun(group, state, handle, together)
+    finally:
+        await state.close()
+
+
 async def test_three_workers_sigkill_one_and_a_replacement_finishes_byte_identical(
     temporal: WorkflowEnvironment, shared: Shared, tmp_path: Path
 ) -> None:
-    client = temporal.client
-    state = await StateStore.open(shared.state_url)
-    try:
-        async with cluster(temporal, shared, tmp_path) as group:
-            handle = await start_run(client, group.env["TASK_QUEUE"])
-            together = await running_slices(client, handle, group.workers, at_least=3)
-            await wait_for_checkpoint(state, run_key(handle))
-            victim = (await running_slices(client, handle, group.workers))[0]
-            victim.kill()
-            killed_at = time.monotonic()
-            at_kill = await checkpoints(state, run_key(handle))
-            group.start_worker()  # the Deployment replaces the pod
-            summary = await asyncio.wait_for(handle.result(), timeout=120)
-            recovery = time.monotonic() - killed_at
-            final = await checkpoints(state, run_key(handle))
-    finally:
-        await state.close()
-    done_at_kill = sum(c.next_batch for c in at_kill.values())
+    async with cluster_run(temporal, shared, tmp_path) as run:
+        (await run.busy_worker(temporal.client)).kill()
+        killed_at = time.monotonic()
+        done_at_kill = await run.batches_done()
+        run.group.start_worker()  # the Deployment replaces the pod
+        summary, final = await run.finish()
+        recovery = time.monotonic() - killed_at
     assert done_at_kill < 80, "the run finished before the kill"
     assert len(final) == 4 and all(c.next_batch == c.batches == 20 for c in final.values())
     redone = sum(c.redone for c in final.values())
     assert redone <= 1, "more batches were read twice than the killed worker had in flight (1 activity)"
-    parts = check_bucket_against_manifest(shared, group.bucket, summary)
+    parts = check_bucket_against_manifest(shared, run.group.bucket, summary)
     check_same_as_single_worker(shared, parts, summary.counts.model_dump())
     print(f"\n3-worker kill test: {done_at_kill}/80 batches checkpointed at SIGKILL, {redone} batch(es) redone, "
-          f"kill->done {recovery:.1f}s, {len(together)} workers ran slices at once, {len(parts) + 1} objects in "
-          f"the bucket = manifest + {len(parts)} parts, every sha256 matched, parts byte-identical to 1 worker")
+          f"kill->done {recovery:.1f}s, {len(run.together)} workers ran slices at once, {len(parts) + 1} objects "
+          f"in the bucket = manifest + {len(parts)} parts, every sha256 matched, parts byte-identical to 1 worker")
 
 
 async def test_three_workers_sigterm_one_drains_and_the_others_finish(
     temporal: WorkflowEnvironment, shared: Shared, tmp_path: Path
 ) -> None:
-    client = temporal.client
-    state = await StateStore.open(shared.state_url)
-    try:
-        async with cluster(temporal, shared, tmp_path) as group:
-            handle = await start_run(client, group.env["TASK_QUEUE"])
-            await wait_for_checkpoint(state, run_key(handle))
-            leaving = (await running_slices(client, handle, group.workers))[0]
-            leaving.proc.terminate()
-            stopping = time.monotonic()
-            at_stop = sum(c.next_batch for c in (await checkpoints(state, run_key(handle))).values())
-            exit_code = await asyncio.to_thread(leaving.proc.wait, 30)
-            drained = time.monotonic() - stopping
-            summary = await asyncio.wait_for(handle.result(), timeout=120)
-            final = await checkpoints(state, run_key(handle))
-    finally:
-        await state.close()
+    async with cluster_run(temporal, shared, tmp_path) as run:
+        leaving = await run.busy_worker(temporal.client)
+        leaving.proc.terminate()
+        stopping = time.monotonic()
+        at_stop = await run.batches_done()
+        exit_code = await asyncio.to_thread(leaving.proc.wait, 30)
+        drained = time.monotonic() - stopping
+        summary, final = await run.finish()
     assert exit_code == 0, leaving.output()[-2000:]
     assert "worker drained in" in leaving.output()
     assert drained < 10, f"took {drained:.1f}s to stop with a 1 s grace period"
     assert at_stop < 80, "the run finished before SIGTERM"
     assert sum(c.redone for c in final.values()) <= 1
-    parts = check_bucket_against_manifest(shared, group.bucket, summary)
+    parts = check_bucket_against_manifest(shared, run.group.bucket, summary)
     check_same_as_single_worker(shared, parts, summary.counts.model_dump())
     print(f"\n3-worker drain test: exit {exit_code} {drained:.1f}s after SIGTERM, {at_stop}/80 batches done then, "
           f"{sum(c.redone for c in final.values())} batch(es) redone, 2 workers finished, output identical")

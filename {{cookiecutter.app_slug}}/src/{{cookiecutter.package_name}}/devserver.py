@@ -29,10 +29,15 @@ def temporal_cli() -> str:
 
 
 async def start_dev_server(namespace: str = DEFAULT_NAMESPACE, ui: bool = False) -> WorkflowEnvironment:
-    """A throwaway local Temporal server (with this app's namespace) and the pydantic data converter."""
+    """A throwaway local Temporal server (with this app's namespace) and the pydantic data converter.
+
+    Its own log stops at errors: its start-up warnings (e.g. about the SQLite
+    persistence of a dev server) would only bury the progress display.
+    """
     return await WorkflowEnvironment.start_local(
         namespace=namespace,
         data_converter=pydantic_data_converter,
         dev_server_existing_path=temporal_cli(),
+        dev_server_log_level="error",
         ui=ui,
     )

@@ -176,7 +176,7 @@ class Sink:
             return LocalStore(prefix=root)
         kind = OBJECT_SCHEMES[self.scheme]
         config = {name: value for name in CREDENTIAL_NAMES[kind] if (value := self._secret(name))}
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL", "")
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or ""
         client = {"allow_http": True} if kind == "s3" and endpoint.startswith("http://") else None
         return from_url(self.url, config=config or None, client_options=client)  # type: ignore[arg-type]
 
