@@ -5,6 +5,14 @@ BIN    := $(VENV)/bin
 DEMO_VENV := .venv-demo
 DEMO_BIN  := $(DEMO_VENV)/bin
 export UV_CACHE_DIR ?= $(HOME)/.cache/uv
+# Everything slow to make lives outside the clone, so every clone and CI run on a machine reuses
+# it: the helm binary, podman's images and layers, the base-image stand-in, and the shared
+# virtualenvs of tests/envs.py (keyed by their requirements, so a stale one is never used).
+CACHE_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cookiecutter-temporal-extractor
+export HELM_CACHE_DIR ?= $(CACHE_HOME)/helm
+export CONTAINERS_CACHE_DIR ?= $(CACHE_HOME)/containers
+export BASE_IMAGE_CACHE_DIR ?= $(CACHE_HOME)/base-image
+export TEMPLATE_TEST_CACHE ?= $(CACHE_HOME)/envs
 export TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/
 

@@ -231,7 +231,8 @@ def bench_size(app: Path, work: Path, address: str, server_pid: int, dialect: st
         source = dsn
         baseline = [py, str(HERE / "baseline_mysql.py"), dsn, f"{database}_", str(work / "baseline.jsonl")]
         extract_args = ["--schemas", f"^{database}_"]
-    env = app_env(work, address, source, overrides)
+    output = work / "out"
+    env = {**app_env(work, address, source, overrides), "OUTPUT_URL": str(output)}  # the worker's own setting
     extract = [str(app / ".venv" / "bin" / APP), "extract", "--source", "bench", *extract_args]
     base_times, app_times, complete, crashes = [], [], True, []
     cpu: dict[str, list[float]] = {"baseline": [], "cli": [], "worker": [], "temporal_server": []}
@@ -242,10 +243,9 @@ def bench_size(app: Path, work: Path, address: str, server_pid: int, dialect: st
                 timing = cpu if attempt else None
                 b_s, b_out = timed(baseline, cpu=timing and timing["baseline"])
                 complete &= baseline_complete(json.loads(b_out), expected)
-                output = work / "out"
                 shutil.rmtree(output, ignore_errors=True)
                 worker_before, server_before = cpu_s(proc.pid), cpu_s(server_pid)
-                a_s, _ = timed([*extract, "--output", str(output)], env=env, cwd=work, crashes=crashes,
+                a_s, _ = timed(extract, env=env, cwd=work, crashes=crashes,
                                cpu=timing and timing["cli"])
                 if timing:
                     timing["worker"].append(cpu_s(proc.pid) - worker_before)
