@@ -26,7 +26,7 @@ $(BIN)/.installed: requirements-dev.txt
 
 ## Run every template test: hooks, renderings, each generated app's lint, types and tests.
 test: $(BIN)/.installed
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 --dist loadgroup tests
 
 $(DEMO_BIN)/.installed: requirements-demo.txt
 	$(PYTHON) -m venv $(DEMO_VENV)

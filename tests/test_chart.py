@@ -30,6 +30,9 @@ import yaml
 
 from .helpers import helm_binary, render
 
+# Its session and module fixtures are built once: keep the whole file on one xdist worker.
+pytestmark = pytest.mark.xdist_group("chart")
+
 DIALECTS = ["postgresql", "mysql", "sqlite"]
 K8S_VERSIONS = ["1.30.0", "1.33.0"]
 RELEASE, NAMESPACE = "extractor", "data-extraction"

@@ -44,7 +44,9 @@ from tests.containers import podman
 from tests.helpers import TEMPLATE, install, render
 
 PROBLEM = containers.engine_problem()
-pytestmark = pytest.mark.skipif(PROBLEM is not None, reason=f"no container engine can run here: {PROBLEM}")
+# Skipped only where no engine can run; on one xdist worker, since its module fixtures build the image once.
+pytestmark = [pytest.mark.skipif(PROBLEM is not None, reason=f"no container engine can run here: {PROBLEM}"),
+              pytest.mark.xdist_group("container")]
 
 SLUG, PACKAGE, PYTHON = "catalog-extractor", "catalog_extractor", "3.11"
 PROBE = TEMPLATE / "tests" / "container_probe.py"

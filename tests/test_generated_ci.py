@@ -19,6 +19,8 @@ import yaml
 
 from .helpers import UV, helm_binary, python_for, render, run
 
+# Its module fixtures are built once: keep the whole file on one xdist worker.
+pytestmark = pytest.mark.xdist_group("generated-ci")
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 
 

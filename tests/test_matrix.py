@@ -83,7 +83,10 @@ def test_unsupported_combination_fails_in_pre_gen(tmp_path: Path, answers: dict[
 
 # --- every supported combination -----------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=SUPPORTED, ids=[c.id for c in SUPPORTED])
+# One xdist group per combination: its checks reuse one rendering and one .venv on one worker,
+# while different combinations run in parallel (`make test` runs pytest -n 2 --dist loadgroup).
+@pytest.fixture(scope="module", params=[pytest.param(c, marks=pytest.mark.xdist_group(c.id)) for c in SUPPORTED],
+                ids=[c.id for c in SUPPORTED])
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Combo, Path]:
     combo: Combo = request.param
     return combo, render(tmp_path_factory.mktemp(combo.id), **combo.answers)

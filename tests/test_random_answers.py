@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, note, seed, settings
 from hypothesis import strategies as st
 from slugify import slugify
@@ -28,6 +29,8 @@ from slugify import slugify
 from .envs import shared_env
 from .helpers import TEMPLATE, hook_module, leftovers, python_for, render, run
 
+# Its module fixtures are built once: keep the whole file on one xdist worker.
+pytestmark = pytest.mark.xdist_group("random-answers")
 SPEC = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 CHOICES = {k: v for k, v in SPEC.items() if isinstance(v, list) and not k.startswith("_")}
 EXAMPLES = int(os.environ.get("RANDOM_ANSWERS_EXAMPLES", "4"))
