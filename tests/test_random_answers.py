@@ -84,6 +84,8 @@ def test_random_valid_answers_render_a_project_that_passes_its_checks(answers: d
     if errors:  # e.g. a slug that ends up shadowing a dependency: the hook refuses, which is right
         return
     folder = Path(tempfile.mkdtemp(prefix="random-answers-"))
+    offline = os.environ.get("UV_OFFLINE")
+    os.environ["UV_OFFLINE"] = "1"  # the hook's lock from uv's cache: locking is tested elsewhere, speed matters here
     try:
         project = render(folder, **answers)
         assert project.name == slugify(answers["app_name"])
@@ -95,6 +97,10 @@ def test_random_valid_answers_render_a_project_that_passes_its_checks(answers: d
         run([str(env.bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *STANDALONE_TESTS],
             cwd=project, env=environ)
     finally:
+        if offline is None:
+            os.environ.pop("UV_OFFLINE", None)
+        else:
+            os.environ["UV_OFFLINE"] = offline
         shutil.rmtree(folder, ignore_errors=True)
 
 
