@@ -11,6 +11,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -39,16 +41,24 @@ def render(output_dir: Path, **answers: Any) -> Path:
     one this machine has for the chosen ``python_version`` (pyenv's shims
     are not found by uv's discovery).
     """
-    before = os.environ.get("UV_PYTHON")
-    os.environ["UV_PYTHON"] = python_for(str(answers.get("python_version", "3.11")))
-    try:
+    with environ(UV_PYTHON=python_for(str(answers.get("python_version", "3.11")))):
         project = cookiecutter(str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir))
-    finally:
-        if before is None:
-            os.environ.pop("UV_PYTHON", None)
-        else:
-            os.environ["UV_PYTHON"] = before
     return Path(project)
+
+
+@contextmanager
+def environ(**values: str) -> Iterator[None]:
+    """Set environment variables for the block (the hooks cookiecutter runs inherit them), then restore them."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def leftovers(project: Path) -> list[str]:

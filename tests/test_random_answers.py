@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from slugify import slugify
 
 from .envs import shared_env
-from .helpers import TEMPLATE, hook_module, leftovers, python_for, render, run
+from .helpers import TEMPLATE, environ, hook_module, leftovers, python_for, render, run
 
 # Its module fixtures are built once: keep the whole file on one xdist worker.
 pytestmark = pytest.mark.xdist_group("random-answers")
@@ -84,23 +84,18 @@ def test_random_valid_answers_render_a_project_that_passes_its_checks(answers: d
     if errors:  # e.g. a slug that ends up shadowing a dependency: the hook refuses, which is right
         return
     folder = Path(tempfile.mkdtemp(prefix="random-answers-"))
-    offline = os.environ.get("UV_OFFLINE")
-    os.environ["UV_OFFLINE"] = "1"  # the hook's lock from uv's cache: locking is tested elsewhere, speed matters here
     try:
-        project = render(folder, **answers)
+        with environ(UV_OFFLINE="1"):  # the hook locks from uv's cache: locking is tested elsewhere, speed matters here
+            project = render(folder, **answers)
         assert project.name == slugify(answers["app_name"])
         assert leftovers(project) == []
         env = shared_env(project, python_for(answers["python_version"]))
-        environ = env.environ(project)
-        run([str(env.bin / "ruff"), "check", "--no-cache", "."], cwd=project, env=environ)
-        run([str(env.bin / "mypy"), "--cache-dir", str(env.mypy_cache)], cwd=project, env=environ)
+        variables = env.environ(project)
+        run([str(env.bin / "ruff"), "check", "--no-cache", "."], cwd=project, env=variables)
+        run([str(env.bin / "mypy"), "--cache-dir", str(env.mypy_cache)], cwd=project, env=variables)
         run([str(env.bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *STANDALONE_TESTS],
-            cwd=project, env=environ)
+            cwd=project, env=variables)
     finally:
-        if offline is None:
-            os.environ.pop("UV_OFFLINE", None)
-        else:
-            os.environ["UV_OFFLINE"] = offline
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -16,8 +16,9 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from {{ cookiecutter.package_name }}.config import DEFAULT_NAMESPACE
@@ -112,6 +113,11 @@ class DevServer:
                 self._proc.kill()
                 self._proc.wait(timeout=10)
         self._proc = None
+
+
+def run_key(handle: WorkflowHandle[Any, Any]) -> str:
+    """The state-store prefix of a started run's checkpoints (``RunContext.run_key``)."""
+    return f"{handle.id}:{handle.result_run_id}"
 
 
 async def wait_for_checkpoint(state: StateStore, run_key: str, within: float = 60) -> BatchCheckpoint:

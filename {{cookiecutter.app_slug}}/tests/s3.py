@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 
 from .processes import free_port
 
@@ -36,6 +37,11 @@ class S3:
     def env(self) -> dict[str, str]:
         """What a worker needs to reach this server: the standard AWS variables."""
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION, **KEYS}
+
+    def export(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point this process's standard AWS variables here: an in-process worker's obstore reads them there."""
+        for name, value in self.env.items():
+            monkeypatch.setenv(name, value)
 
     def client(self) -> Any:
         return boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,

@@ -109,8 +109,7 @@ async def test_output_bucket_missing(
     temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with moto_server() as s3, sqlite_catalog(tmp_path) as cat:
-        for name, value in s3.env.items():  # the in-process worker's obstore reads the standard variables
-            monkeypatch.setenv(name, value)
+        s3.export(monkeypatch)
         failure = await failing_run(temporal, cat.url, tmp_path, state, output="s3://no-such-bucket/extracts")
     assert_permanent(failure, "OutputError", "OUTPUT_URL s3://no-such-bucket/extracts", "the bucket does not exist")
 

@@ -45,7 +45,7 @@ from .catalogs import BIG_SCHEMAS, BIG_TABLES_PER_SCHEMA, _plain, big_postgres_d
 from .conftest import POSTGRES_URL
 from .harness import Run, extract, load
 from .history import histories, run_text
-from .processes import DevServer, WorkerProcess, checkpoints, wait_for_checkpoint
+from .processes import DevServer, WorkerProcess, checkpoints, run_key, wait_for_checkpoint
 
 pytestmark = pytest.mark.postgresql
 
@@ -114,10 +114,6 @@ async def start(client: Client, task_queue: str) -> WorkflowHandle[ExtractionWor
         ExtractionWorkflow.run, request_for(), id=f"fault-{uuid.uuid4().hex}", task_queue=task_queue,
         execution_timeout=timedelta(minutes=5),
     )
-
-
-def run_key(handle: WorkflowHandle[ExtractionWorkflow, ExtractionSummary]) -> str:
-    return f"{handle.id}:{handle.result_run_id}"
 
 
 async def work_resumed(state: StateStore, key: str, before: dict[str, BatchCheckpoint]) -> None:

@@ -48,7 +48,7 @@ from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 from .catalogs import big_postgres_database, postgres_database
 from .conftest import POSTGRES_URL
 from .harness import Run, extract
-from .processes import WorkerProcess, checkpoints, wait_for_checkpoint
+from .processes import WorkerProcess, checkpoints, run_key, wait_for_checkpoint
 from .s3 import S3, moto_server
 
 pytestmark = pytest.mark.postgresql
@@ -147,10 +147,6 @@ async def start_run(client: Client, task_queue: str) -> RunHandle:
     request = ExtractionRequest(source="test", tuning=TUNING, **LAYOUT)
     return await client.start_workflow(ExtractionWorkflow.run, request, id=f"ha {uuid.uuid4().hex}/nightly",
                                        task_queue=task_queue, execution_timeout=timedelta(minutes=5))
-
-
-def run_key(handle: RunHandle) -> str:
-    return f"{handle.id}:{handle.result_run_id}"
 
 
 async def running_slices(

@@ -49,23 +49,14 @@ def s3() -> Iterator[S3]:
         yield server
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[S3], None]:
-    """Point this process's standard AWS variables at a test server (obstore reads them there)."""
-    def point(server: S3) -> None:
-        for name, value in server.env.items():
-            monkeypatch.setenv(name, value)
-    return point
-
-
 @pytest.fixture(params=["file", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, aws_env: Callable[[S3], None]) -> Store:
+def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     if request.param == "file":
         root = tmp_path / "out"
         return Store(Sink.from_setting(str(root)),
                      lambda: {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()})
     server: S3 = request.getfixturevalue("s3")
-    aws_env(server)
+    server.export(monkeypatch)
     bucket = server.new_bucket()
 
     def objects() -> dict[str, bytes]:
@@ -165,19 +156,17 @@ def test_malformed_output_urls_are_refused_naming_the_setting(raw: str, message:
 
 
 async def test_a_missing_bucket_is_an_output_error_naming_the_setting(
-    s3: S3, aws_env: Callable[[S3], None]
+    s3: S3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    aws_env(s3)
+    s3.export(monkeypatch)
     sink = Sink.from_setting("s3://no-such-bucket/x")
     with pytest.raises(OutputError, match=r"OUTPUT_URL s3://no-such-bucket/x: .*the bucket does not exist"):
         await sink.run("src", "wf").check_writable()
 
 
-async def test_denied_credentials_are_an_output_error(
-    aws_env: Callable[[S3], None], monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_denied_credentials_are_an_output_error(monkeypatch: pytest.MonkeyPatch) -> None:
     with moto_server_enforcing_iam() as server:
-        aws_env(server)
+        server.export(monkeypatch)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN")
         sink = Sink.from_setting("s3://bucket/x")
         with pytest.raises(OutputError, match=r"OUTPUT_URL s3://bucket/x: .*access denied; check the store's"):
@@ -201,9 +190,9 @@ async def test_a_read_only_folder_is_an_output_error(tmp_path: Path) -> None:
 
 
 async def test_credentials_come_from_secret_files_when_the_variable_is_unset(
-    s3: S3, tmp_path: Path, aws_env: Callable[[S3], None], monkeypatch: pytest.MonkeyPatch
+    s3: S3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    aws_env(s3)
+    s3.export(monkeypatch)
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     bucket = s3.new_bucket()
     (tmp_path / "AWS_SECRET_ACCESS_KEY").write_text("testing\n")

@@ -125,14 +125,14 @@ def _setting_option(cmd: argparse.ArgumentParser, field: str) -> None:
     default = _SETTING_DEFAULTS[field]
     cmd.add_argument(
         f"--{field.replace('_', '-')}", dest=f"setting_{field}",
-        metavar=_METAVARS.get(field) or _METAVARS.get(_SETTING_TYPES[field], field.split("_")[-1].upper()),
+        metavar=_METAVARS.get(_SETTING_TYPES[field], field.split("_")[-1].upper()),
         help=f"{SETTING_HELP[field]} [env: {field.upper()}, default: {default}]",
     )
 
 
 _SETTING_DEFAULTS = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
 _SETTING_TYPES = {f.name: str(f.type) for f in fields(Settings)}
-_METAVARS = {"int": "N", "float": "SECONDS", "Path": "PATH", "output_url": "URL"}
+_METAVARS = {"int": "N", "float": "SECONDS", "Path": "PATH"}
 
 
 def setting_overrides(args: argparse.Namespace) -> dict[str, str]:

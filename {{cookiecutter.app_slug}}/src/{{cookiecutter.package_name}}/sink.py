@@ -92,6 +92,11 @@ def encode(records: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in ordered)
 
 
+def _encoded(records: Iterable[dict[str, Any]]) -> tuple[bytes, str]:
+    data = encode(records)
+    return data, hashlib.sha256(data).hexdigest()
+
+
 def count(records: Sequence[dict[str, Any]]) -> Counts:
     """Per-kind counts; views and materialized views count as views."""
     kinds = Counter(map(_KIND, records))
@@ -194,6 +199,13 @@ class Sink:
         with output_errors(self.url, f"write {key}"):
             await obstore.put_async(self.store(), key, data, use_multipart=False)
 
+    async def delete(self, keys: list[str], action: str) -> None:
+        """Delete objects at ``keys`` (relative to ``OUTPUT_URL``), in one bulk request where the store has one."""
+        import obstore
+
+        with output_errors(self.url, action):
+            await obstore.delete_async(self.store(), keys)
+
     def run(self, source: str, workflow_id: str) -> RunOutput:
         return RunOutput(self, f"{_safe(source)}/{run_folder(workflow_id)}")
 
@@ -212,9 +224,9 @@ class RunOutput:
         await self.sink.put(f"{self.prefix}/{name}", data)
 
     async def write_part(self, name: str, records: list[dict[str, Any]]) -> PartRef:
-        data = await asyncio.to_thread(encode, records)  # ~100k records: keep the event loop free
+        data, digest = await asyncio.to_thread(_encoded, records)  # ~100k records: keep the event loop free
         await self.put(name, data)
-        return PartRef(path=name, records=len(records), sha256=hashlib.sha256(data).hexdigest())
+        return PartRef(path=name, records=len(records), sha256=digest)
 
     async def write_manifest(self, manifest: dict[str, Any]) -> str:
         await self.put(MANIFEST, orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
@@ -222,11 +234,8 @@ class RunOutput:
 
     async def check_writable(self) -> None:
         """Write and delete a tiny object, so bad credentials or a missing bucket fail the run at once."""
-        import obstore
-
         await self.put(WRITE_CHECK, b"ok\n")
-        with output_errors(self.sink.url, f"delete {self.prefix}/{WRITE_CHECK}"):
-            await obstore.delete_async(self.sink.store(), f"{self.prefix}/{WRITE_CHECK}")
+        await self.sink.delete([f"{self.prefix}/{WRITE_CHECK}"], f"delete {self.prefix}/{WRITE_CHECK}")
 
     async def names(self) -> list[str]:
         """Every object under this run's prefix, relative to it, staging files of a local store included."""
@@ -242,8 +251,6 @@ class RunOutput:
 
     async def prune(self, keep: set[str]) -> list[str]:
         """Delete every object under the prefix that is not in ``keep`` (and not the manifest)."""
-        import obstore
-
         strays = [name for name in await self.names() if name not in keep and name != MANIFEST]
         if strays:
             root = self.sink.local_root
@@ -251,8 +258,7 @@ class RunOutput:
                 for name in strays:
                     (root / self.prefix / name).unlink(missing_ok=True)
             else:
-                with output_errors(self.sink.url, f"delete {len(strays)} stray object(s)"):
-                    await obstore.delete_async(self.sink.store(), [f"{self.prefix}/{n}" for n in strays])
+                await self.sink.delete([f"{self.prefix}/{n}" for n in strays], f"delete {len(strays)} stray object(s)")
         return strays
 
 
