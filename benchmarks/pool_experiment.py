@@ -20,8 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from catalog_extractor import sink
-from catalog_extractor import source_postgres as pg_source
-from catalog_extractor.source import SchemaTables
+from catalog_extractor.sources import postgres as pg_source
+from catalog_extractor.sources.sql import SchemaTables
 from sqlalchemy.ext.asyncio import create_async_engine
 
 

@@ -11,6 +11,6 @@ from .helpers import leftovers, render
 def test_defaults_render_the_documented_names(tmp_path: Path) -> None:
     project = render(tmp_path)
     assert project.name == "catalog-extractor"
-    assert (project / "src" / "catalog_extractor" / "workflows.py").is_file()
+    assert (project / "src" / "catalog_extractor" / "engine" / "workflows.py").is_file()
     assert "catalog-extractor" in (project / ".env.example").read_text()
     assert leftovers(project) == []

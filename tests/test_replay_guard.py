@@ -36,7 +36,7 @@ def replay(project: Path, bin_dir: Path) -> subprocess.CompletedProcess[str]:
 
 
 def edit_workflows(project: Path, replacement: str) -> None:
-    path = project / "src" / "replay_guard" / "workflows.py"
+    path = project / "src" / "replay_guard" / "engine" / "workflows.py"
     text = path.read_text()
     assert text.count(ANCHOR) == 1, "the edit's anchor moved; update this test"
     path.write_text(text.replace(ANCHOR, replacement))
@@ -51,12 +51,12 @@ def test_histories_replay_on_a_rendering_with_other_names(app: tuple[Path, Path]
 
 def test_non_deterministic_edit_fails_with_a_clear_message(app: tuple[Path, Path]) -> None:
     project, bin_dir = app
-    original = (project / "src" / "replay_guard" / "workflows.py").read_text()
+    original = (project / "src" / "replay_guard" / "engine" / "workflows.py").read_text()
     try:
         edit_workflows(project, UNGUARDED)
         proc = replay(project, bin_dir)
     finally:
-        (project / "src" / "replay_guard" / "workflows.py").write_text(original)
+        (project / "src" / "replay_guard" / "engine" / "workflows.py").write_text(original)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "NON-DETERMINISTIC WORKFLOW CHANGE" in proc.stdout, proc.stdout
     assert "NondeterminismError" in proc.stdout
@@ -65,10 +65,10 @@ def test_non_deterministic_edit_fails_with_a_clear_message(app: tuple[Path, Path
 
 def test_the_same_edit_behind_workflow_patched_replays(app: tuple[Path, Path]) -> None:
     project, bin_dir = app
-    original = (project / "src" / "replay_guard" / "workflows.py").read_text()
+    original = (project / "src" / "replay_guard" / "engine" / "workflows.py").read_text()
     try:
         edit_workflows(project, GUARDED)
         proc = replay(project, bin_dir)
     finally:
-        (project / "src" / "replay_guard" / "workflows.py").write_text(original)
+        (project / "src" / "replay_guard" / "engine" / "workflows.py").write_text(original)
     assert proc.returncode == 0, proc.stdout + proc.stderr

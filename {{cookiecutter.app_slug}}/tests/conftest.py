@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.devserver import start_dev_server
-from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime.devserver import start_dev_server
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 MYSQL_URL = os.environ.get("TEST_MYSQL_URL")

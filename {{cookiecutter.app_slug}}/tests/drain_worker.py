@@ -22,10 +22,10 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkerDeploymentConfig
 
-from {{ cookiecutter.package_name }}.activities import ExtractorActivities
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.logs import configure_logging
-from {{ cookiecutter.package_name }}.worker import serve
+from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.runtime.config import Settings
+from {{ cookiecutter.package_name }}.runtime.logs import configure_logging
+from {{ cookiecutter.package_name }}.runtime.worker import serve
 
 STEP_SECONDS = 0.2
 

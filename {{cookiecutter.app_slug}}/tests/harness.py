@@ -12,14 +12,14 @@ from typing import Any
 
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.activities import ExtractorActivities
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.models import ExtractionSummary
-from {{ cookiecutter.package_name }}.runs import build_request
-from {{ cookiecutter.package_name }}.sink import read_url
-from {{ cookiecutter.package_name }}.state import StateStore
-from {{ cookiecutter.package_name }}.worker import build_worker
-from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.engine.models import ExtractionSummary
+from {{ cookiecutter.package_name }}.engine.sink import read_url
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.runtime.config import Settings
+from {{ cookiecutter.package_name }}.runtime.runs import build_request
+from {{ cookiecutter.package_name }}.runtime.worker import build_worker
 
 
 @dataclass

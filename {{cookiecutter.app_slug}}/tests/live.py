@@ -18,14 +18,14 @@ from typing import Any
 
 from temporalio.client import Client
 
-from {{ cookiecutter.package_name }}.activities import ExtractorActivities
-from {{ cookiecutter.package_name }}.batches import Batch
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.models import SliceTask
-from {{ cookiecutter.package_name }}.records import Record
-from {{ cookiecutter.package_name }}.source import CatalogReader
-from {{ cookiecutter.package_name }}.state import StateStore
-from {{ cookiecutter.package_name }}.worker import build_worker
+from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.engine.batches import Batch
+from {{ cookiecutter.package_name }}.engine.models import SliceTask
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime.config import Settings
+from {{ cookiecutter.package_name }}.runtime.worker import build_worker
+from {{ cookiecutter.package_name }}.sources.records import Record
+from {{ cookiecutter.package_name }}.sources.sql import CatalogReader
 
 
 class SlowActivities(ExtractorActivities):

@@ -21,10 +21,10 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from {{ cookiecutter.package_name }}.config import DEFAULT_NAMESPACE
-from {{ cookiecutter.package_name }}.devserver import temporal_cli
-from {{ cookiecutter.package_name }}.models import BatchCheckpoint
-from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.engine.models import BatchCheckpoint
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime.config import DEFAULT_NAMESPACE
+from {{ cookiecutter.package_name }}.runtime.devserver import temporal_cli
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 

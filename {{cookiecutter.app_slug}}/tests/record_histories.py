@@ -21,12 +21,12 @@ from urllib.parse import quote
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
-from {{ cookiecutter.package_name }}.devserver import start_dev_server
-from {{ cookiecutter.package_name }}.logs import configure_logging
-from {{ cookiecutter.package_name }}.runs import build_request, start
-from {{ cookiecutter.package_name }}.sample import create_sample
-from {{ cookiecutter.package_name }}.state import StateStore
-from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.runtime.devserver import start_dev_server
+from {{ cookiecutter.package_name }}.runtime.logs import configure_logging
+from {{ cookiecutter.package_name }}.runtime.runs import build_request, start
+from {{ cookiecutter.package_name }}.sources.sample import create_sample
 
 from .live import live_worker
 

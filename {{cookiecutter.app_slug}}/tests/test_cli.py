@@ -20,10 +20,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }} import cli
-from {{ cookiecutter.package_name }}.config import APP_SLUG, Settings
-from {{ cookiecutter.package_name }}.sample import create_sample
-from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.runtime import cli
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime.config import APP_SLUG, Settings
+from {{ cookiecutter.package_name }}.sources.sample import create_sample
 
 from .live import live_worker
 from .probes import console_script

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.runtime.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = list(fields(Settings))

@@ -10,47 +10,33 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.records import qualify
-from {{ cookiecutter.package_name }}.sink import read_url
-from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.engine.sink import read_url
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.sources.records import qualify
 
 from .catalogs import (
     Catalog,
-    mysql_catalog,  # variant: source_dialect=mysql
-    postgres_catalog,  # variant: source_dialect=postgresql
+    postgres_catalog,
     sqlite_catalog,
 )
-# >>> variant: source_dialect=postgresql,mysql
 from .conftest import (
-    MYSQL_URL,  # variant: source_dialect=mysql
-    POSTGRES_URL,  # variant: source_dialect=postgresql
+    POSTGRES_URL,
 )
-# <<< variant
 from .harness import extract
 
 DIALECTS = [
     pytest.param("sqlite"),
-    pytest.param("postgresql", marks=pytest.mark.postgresql),  # variant: source_dialect=postgresql
-    pytest.param("mysql", marks=pytest.mark.mysql),  # variant: source_dialect=mysql
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
 ]
 
 
 @pytest.fixture(params=DIALECTS)
 async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
-    # >>> variant: source_dialect=postgresql
     if request.param == "postgresql":
         assert POSTGRES_URL
         async with postgres_catalog(POSTGRES_URL) as cat:
             yield cat
         return
-    # <<< variant
-    # >>> variant: source_dialect=mysql
-    if request.param == "mysql":
-        assert MYSQL_URL
-        with mysql_catalog(MYSQL_URL) as cat:
-            yield cat
-        return
-    # <<< variant
     with sqlite_catalog(tmp_path) as cat:
         yield cat
 
@@ -103,7 +89,6 @@ async def test_every_record_key_is_unique_and_parts_match_checksums(
         assert data.count(b"\n") == part["records"]
 
 
-# >>> variant: source_dialect=postgresql
 @pytest.mark.postgresql
 async def test_postgres_comments_kinds_and_partitions(
     temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
@@ -147,4 +132,3 @@ async def test_postgres_200_tables_in_4_schemas(
     assert {k: per_table[qualify(db, *k)] for k in expected} == expected
     assert run.summary.counts.tables == 200
     assert run.summary.counts.schemas == 4
-# <<< variant

@@ -28,18 +28,18 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.activities import ExtractorActivities
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.models import (
+from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.engine.models import (
     ActivityTuning,
     BatchCheckpoint,
     ExtractionRequest,
     ExtractionSummary,
 )
-from {{ cookiecutter.package_name }}.sink import MANIFEST
-from {{ cookiecutter.package_name }}.state import StateStore
-from {{ cookiecutter.package_name }}.worker import build_worker
-from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.engine.sink import MANIFEST
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.runtime.config import Settings
+from {{ cookiecutter.package_name }}.runtime.worker import build_worker
 
 from .catalogs import BIG_SCHEMAS, BIG_TABLES_PER_SCHEMA, _plain, big_postgres_database
 from .conftest import POSTGRES_URL

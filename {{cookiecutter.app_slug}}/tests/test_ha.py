@@ -31,19 +31,19 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.models import (
+from {{ cookiecutter.package_name }}.engine.models import (
     ActivityTuning,
     BatchCheckpoint,
     ExtractionRequest,
     ExtractionSummary,
 )
-from {{ cookiecutter.package_name }}.sink import (
+from {{ cookiecutter.package_name }}.engine.sink import (
     MANIFEST,
     read_url,
     run_folder,
 )
-from {{ cookiecutter.package_name }}.state import StateStore
-from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
 
 from .catalogs import big_postgres_database, postgres_database
 from .conftest import POSTGRES_URL

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.activities import ExtractorActivities
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.devserver import start_dev_server
-from {{ cookiecutter.package_name }}.health import HealthState, start_health_server
-from {{ cookiecutter.package_name }}.state import StateStore
-from {{ cookiecutter.package_name }}.worker import build_worker, serve
+from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime.config import Settings
+from {{ cookiecutter.package_name }}.runtime.devserver import start_dev_server
+from {{ cookiecutter.package_name }}.runtime.health import HealthState, start_health_server
+from {{ cookiecutter.package_name }}.runtime.worker import build_worker, serve
 
 from .probes import free_port, http_get, wait_for_status
 

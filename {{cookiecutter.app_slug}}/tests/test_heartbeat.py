@@ -29,7 +29,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.workflow import ActivityCancellationType
 
-from {{ cookiecutter.package_name }}.heartbeat import (
+from {{ cookiecutter.package_name }}.engine.heartbeat import (
     auto_heartbeater,
     heartbeat_interval,
     record_progress,

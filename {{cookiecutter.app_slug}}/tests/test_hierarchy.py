@@ -10,7 +10,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.engine.state import StateStore
 
 from .harness import extract
 

@@ -16,26 +16,24 @@ from typing import Any
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from {{ cookiecutter.package_name }}.activities import ExtractorActivities
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.models import (
+from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.engine.models import (
     ExtractionRequest,
     FinalizeInput,
     RunContext,
     SliceTask,
 )
-from {{ cookiecutter.package_name }}.sink import run_folder
-from {{ cookiecutter.package_name }}.state import StateStore
-from {{ cookiecutter.package_name }}.workflows import plan_slices
+from {{ cookiecutter.package_name }}.engine.sink import run_folder
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.engine.workflows import plan_slices
+from {{ cookiecutter.package_name }}.runtime.config import Settings
 
 from .catalogs import (
     Catalog,
-    mysql_catalog,  # variant: source_dialect=mysql
     postgres_catalog,
     sqlite_catalog,
 )
 from .conftest import (
-    MYSQL_URL,  # variant: source_dialect=mysql
     POSTGRES_URL,
 )
 
@@ -43,19 +41,12 @@ from .conftest import (
 @pytest.fixture(params=[
     pytest.param("sqlite"),
     pytest.param("postgresql", marks=pytest.mark.postgresql),
-    pytest.param("mysql", marks=pytest.mark.mysql),  # variant: source_dialect=mysql
 ])
 async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
     if request.param == "postgresql":
         assert POSTGRES_URL
         async with postgres_catalog(POSTGRES_URL) as cat:
             yield cat
-    # >>> variant: source_dialect=mysql
-    elif request.param == "mysql":
-        assert MYSQL_URL
-        with mysql_catalog(MYSQL_URL) as cat:
-            yield cat
-    # <<< variant
     else:
         with sqlite_catalog(tmp_path) as cat:
             yield cat

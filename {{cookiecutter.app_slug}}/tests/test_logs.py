@@ -13,8 +13,8 @@ import pytest
 from temporalio import activity, workflow
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.logs import configure_logging, log_context
-from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime.logs import configure_logging, log_context
 
 from .catalogs import sqlite_catalog
 from .harness import extract

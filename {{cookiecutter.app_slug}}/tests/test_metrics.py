@@ -17,9 +17,9 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.config import APP_SLUG, Settings
-from {{ cookiecutter.package_name }}.runs import build_request
-from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.runtime.config import APP_SLUG, Settings
+from {{ cookiecutter.package_name }}.runtime.runs import build_request
 
 from .catalogs import sqlite_catalog
 from .probes import WorkerProcess, console_script, free_port, http_get, wait_for_status

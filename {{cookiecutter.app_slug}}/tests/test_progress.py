@@ -11,16 +11,16 @@ from pathlib import Path
 from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.models import Progress
-from {{ cookiecutter.package_name }}.runs import (
+from {{ cookiecutter.package_name }}.engine.models import Progress
+from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime.runs import (
     build_request,
     describe,
     follow,
     rate_and_eta,
     start,
 )
-from {{ cookiecutter.package_name }}.sample import create_sample
-from {{ cookiecutter.package_name }}.state import StateStore
+from {{ cookiecutter.package_name }}.sources.sample import create_sample
 
 from .live import live_worker
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.sink import (
+from {{ cookiecutter.package_name }}.engine.sink import (
     MANIFEST,
     OutputError,
     RunOutput,

@@ -17,19 +17,17 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from {{ cookiecutter.package_name }}.readers import select_reader
-from {{ cookiecutter.package_name }}.secrets import to_async_url
-from {{ cookiecutter.package_name }}.source import CatalogReader, SchemaTables
+from {{ cookiecutter.package_name }}.runtime.secrets import to_async_url
+from {{ cookiecutter.package_name }}.sources.readers import select_reader
+from {{ cookiecutter.package_name }}.sources.sql import CatalogReader, SchemaTables
 
 from .catalogs import (
     PG_DDL,
     Catalog,
-    mysql_catalog,  # variant: source_dialect=mysql
     postgres_catalog,
     sqlite_catalog,
 )
 from .conftest import (
-    MYSQL_URL,  # variant: source_dialect=mysql
     POSTGRES_URL,
 )
 
@@ -127,31 +125,3 @@ async def test_postgres_fast_path_matches_generic_on_odd_types_and_indexes(engin
         fast, generic = await compare(engine_for(cat.url), cat)
     assert len(fast) > 70
     assert fast == generic
-
-
-# >>> variant: source_dialect=mysql
-# MySQL view columns: the generic reader reflects views through DESCRIBE, which loses these
-# (see source_mysql.py); the fast path reports what information_schema knows.
-MYSQL_VIEW_COLUMN_RICHER = ("nullable", "comment", "default")
-
-
-@pytest.mark.mysql
-async def test_mysql_fast_path_matches_generic_on_the_fixture(engine_for: Any) -> None:
-    assert MYSQL_URL
-    with mysql_catalog(MYSQL_URL) as cat:
-        engine = engine_for(cat.url)
-        assert type(select_reader(engine, "x")).__name__ == "MySQLCatalogReader"
-        fast, generic = await compare(engine, cat)
-    assert len(fast) > 30
-    views = {r["qualified_name"] for r in fast if r["kind"] == "table" and r["table_type"] == "view"}
-    assert views
-    richer = []
-    for f, g in zip(fast, generic, strict=True):
-        if f["kind"] == "column" and f["table"] in views:
-            richer += [(f["qualified_name"], k) for k in MYSQL_VIEW_COLUMN_RICHER if f[k] != g[k]]
-            f = {k: v for k, v in f.items() if k not in MYSQL_VIEW_COLUMN_RICHER}
-            g = {k: v for k, v in g.items() if k not in MYSQL_VIEW_COLUMN_RICHER}
-        assert f == g
-    # big_orders.id is NOT NULL in information_schema; DESCRIBE-based reflection says nullable
-    assert any(field == "nullable" for _, field in richer)
-# <<< variant

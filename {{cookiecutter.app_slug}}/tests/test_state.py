@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from {{ cookiecutter.package_name }}.state import StateStore, VersionConflict
+from {{ cookiecutter.package_name }}.engine.state import StateStore, VersionConflict
 
 from .catalogs import postgres_database
 from .conftest import POSTGRES_URL

@@ -9,20 +9,20 @@ from pathlib import Path
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from {{ cookiecutter.package_name }} import sink
-from {{ cookiecutter.package_name }}.activities import checked_size, read_ahead
-from {{ cookiecutter.package_name }}.batches import plan_batches
-from {{ cookiecutter.package_name }}.config import ConfigError, Settings
-from {{ cookiecutter.package_name }}.models import PreflightResult, SchemaInfo
-from {{ cookiecutter.package_name }}.records import qualify
-from {{ cookiecutter.package_name }}.secrets import (
+from {{ cookiecutter.package_name }}.engine import sink
+from {{ cookiecutter.package_name }}.engine.activities import checked_size, read_ahead
+from {{ cookiecutter.package_name }}.engine.batches import plan_batches
+from {{ cookiecutter.package_name }}.engine.models import PreflightResult, SchemaInfo
+from {{ cookiecutter.package_name }}.engine.workflows import plan_slices
+from {{ cookiecutter.package_name }}.runtime.config import ConfigError, Settings
+from {{ cookiecutter.package_name }}.runtime.secrets import (
     SourceConfigError,
     redact,
     resolve_source_url,
     resolve_state_store_url,
 )
-from {{ cookiecutter.package_name }}.source import TableRef
-from {{ cookiecutter.package_name }}.workflows import plan_slices
+from {{ cookiecutter.package_name }}.sources.records import qualify
+from {{ cookiecutter.package_name }}.sources.sql import TableRef
 
 
 def test_settings_read_env_over_dotenv(tmp_path: Path) -> None:

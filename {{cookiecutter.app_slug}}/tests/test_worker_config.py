@@ -16,16 +16,16 @@ from temporalio.common import VersioningBehavior
 from temporalio.envconfig import ClientConfig
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.config import APP_SLUG, ConfigError, Settings
-from {{ cookiecutter.package_name }}.devserver import temporal_cli
-from {{ cookiecutter.package_name }}.runs import build_request
-from {{ cookiecutter.package_name }}.worker import (
+from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
+from {{ cookiecutter.package_name }}.runtime.config import APP_SLUG, ConfigError, Settings
+from {{ cookiecutter.package_name }}.runtime.devserver import temporal_cli
+from {{ cookiecutter.package_name }}.runtime.runs import build_request
+from {{ cookiecutter.package_name }}.runtime.worker import (
     GC_GEN0_THRESHOLD,
     deployment_config,
     temporal_env,
     tune_gc,
 )
-from {{ cookiecutter.package_name }}.workflows import ExtractionWorkflow
 
 from .catalogs import sqlite_catalog
 from .probes import WorkerProcess, console_script, free_port, wait_for_status

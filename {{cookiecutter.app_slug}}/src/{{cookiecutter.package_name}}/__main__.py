@@ -1,5 +1,5 @@
 """Allow ``python -m <package>`` as an alias of the console script."""
 
-from .cli import run
+from .runtime.cli import run
 
 run()

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from temporalio.exceptions import ApplicationError
 
-from .secrets import env_key, redact
+from ..runtime.secrets import env_key, redact
 from .sink import OutputError
 
 NON_RETRYABLE_TYPES = ("SourceConfigError", "SourceAuthError", "SourceNotFound",

@@ -268,12 +268,12 @@ def root_cause(exc: BaseException) -> BaseException:
 async def _dev(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
+    from ..engine.activities import ExtractorActivities
+    from ..engine.sink import Sink
+    from ..engine.state import StateStore
+    from ..sources.sample import create_sample
     from . import runs
-    from .activities import ExtractorActivities
     from .devserver import start_dev_server
-    from .sample import create_sample
-    from .sink import Sink
-    from .state import StateStore
     from .worker import build_worker
 
     settings = replace(settings, batch_size=args.batch_size, slice_size=max(args.slice_size, args.batch_size))

@@ -28,15 +28,15 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
-from .activities import ExtractorActivities
+from ..engine.activities import ExtractorActivities
+from ..engine.sink import Sink
+from ..engine.state import StateStore
+from ..engine.workflows import ExtractionWorkflow, ExtractSlicesWorkflow
 from .config import ConfigError, Settings
 from .health import HealthState, start_health_server
 from .metrics import metrics_runtime
 from .secrets import resolve_state_store_url
-from .sink import Sink
-from .state import StateStore
 from .temporal_client import connect, temporal_env
-from .workflows import ExtractionWorkflow, ExtractSlicesWorkflow
 
 log = logging.getLogger(__name__)
 

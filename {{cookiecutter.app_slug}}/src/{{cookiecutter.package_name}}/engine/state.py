@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .secrets import to_async_url
+from ..runtime.secrets import to_async_url
 
 _metadata = MetaData()
 checkpoints = Table(

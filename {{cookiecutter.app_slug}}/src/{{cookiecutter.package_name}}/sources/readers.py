@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .source import CatalogReader
+from .sql import CatalogReader
 
 READER_MODES = ("auto", "generic")
 
@@ -19,11 +19,11 @@ def select_reader(engine: AsyncEngine, database: str, mode: str = "auto") -> Cat
         return CatalogReader(engine, database)
     dialect = engine.dialect
     if dialect.name == "postgresql" and dialect.driver == "asyncpg":
-        from .source_postgres import PostgresCatalogReader
+        from .postgres import PostgresCatalogReader
 
         return PostgresCatalogReader(engine, database)
     if dialect.name in ("mysql", "mariadb") and dialect.driver == "aiomysql":
-        from .source_mysql import MySQLCatalogReader
+        from .mysql import MySQLCatalogReader
 
         return MySQLCatalogReader(engine, database)
     return CatalogReader(engine, database)

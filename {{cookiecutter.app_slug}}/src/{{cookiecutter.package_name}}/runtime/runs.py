@@ -16,10 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
+from ..engine.models import ActivityTuning, ExtractionRequest, ExtractionSummary
+from ..engine.models import Progress as RunProgress
+from ..engine.workflows import ExtractionWorkflow
 from .config import Settings
-from .models import ActivityTuning, ExtractionRequest, ExtractionSummary
-from .models import Progress as RunProgress
-from .workflows import ExtractionWorkflow
 
 RunHandle = WorkflowHandle[ExtractionWorkflow, ExtractionSummary]
 QUERY_TIMEOUT = timedelta(seconds=5)

@@ -24,12 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from . import metrics, records, sink
+from ..runtime import metrics
+from ..runtime.config import Settings
+from ..runtime.logs import log_context
+from ..runtime.secrets import SourceConfigError, resolve_source_url
+from ..sources import records
+from ..sources.readers import select_reader
+from ..sources.sql import CatalogReader
+from . import sink
 from .batches import Batch, plan_batches
-from .config import Settings
 from .errors import permanent, sink_errors, source_errors
 from .heartbeat import auto_heartbeater, record_progress
-from .logs import log_context
 from .models import (
     EXTRACT_SLICE,
     FINALIZE,
@@ -43,10 +48,7 @@ from .models import (
     SliceResult,
     SliceTask,
 )
-from .readers import select_reader
-from .secrets import SourceConfigError, resolve_source_url
 from .sink import RunOutput, Sink
-from .source import CatalogReader
 from .state import StateStore
 
 T = TypeVar("T")

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..sources.sql import SchemaTables, TableRef
 from .models import SliceRef
-from .source import SchemaTables, TableRef
 
 
 @dataclass

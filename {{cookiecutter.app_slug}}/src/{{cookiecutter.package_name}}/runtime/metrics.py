@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from .models import Counts
+from ..engine.models import Counts
 
 P = ParamSpec("P")
 R = TypeVar("R")

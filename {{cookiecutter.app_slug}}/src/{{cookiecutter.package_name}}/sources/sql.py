@@ -24,8 +24,8 @@ from sqlalchemy.engine.reflection import ObjectKind, ObjectScope
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeEngine
 
+from ..engine.models import SchemaInfo
 from . import records
-from .models import SchemaInfo
 
 SYSTEM_SCHEMAS = frozenset(
     {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
