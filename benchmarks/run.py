@@ -96,7 +96,7 @@ def build_app(work: Path) -> Path:
     if not (app / ".venv" / "bin" / APP).exists():
         shutil.rmtree(app, ignore_errors=True)
         cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(work),
-                     extra_context={"source_dialect": "mysql", "init_git": "no"})
+                     extra_context={"source": "mysql", "init_git": "no"})
         (app / ".env").unlink(missing_ok=True)  # the harness passes every setting explicitly
         uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
         subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(app / ".venv")], cwd=app, check=True)

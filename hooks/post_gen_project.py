@@ -3,8 +3,8 @@
 Runs inside the new project folder. Steps, each a small function:
 
 1. ``strip_variants``: keep or drop lines tagged for one answer, e.g.
-   ``# >>> variant: source_dialect=mysql`` ... ``# <<< variant`` blocks, or a
-   trailing ``# variant: source_dialect=mysql`` on one line. The tags go away
+   ``# >>> variant: source=mysql`` ... ``# <<< variant`` blocks, or a
+   trailing ``# variant: source=mysql`` on one line. The tags go away
    in every rendering, so the generated code reads as if written by hand.
 2. ``remove_unselected``: delete files of features that were not chosen
    (HPA / KEDA templates, ``.github/``). Missing files are fine.
@@ -162,7 +162,7 @@ def dotenv_text(example: str, answers: Mapping[str, Any]) -> str:
     """
     header = ("# Local settings, written once by the template from .env.example. Git ignores this file.\n"
               "# Never put a password here: use SOURCE_<NAME>_PASSWORD in SECRETS_DIR.\n")
-    dsn = DSN_EXAMPLES[str(answers["source_dialect"])]
+    dsn = DSN_EXAMPLES[str(answers["source"])]
     lines = []
     for line in example.splitlines():
         if line.startswith("# SOURCE_DEFAULT_DSN="):

@@ -26,7 +26,7 @@ class Combo:
 LONG_NAME = "Enterprise Data Platform Catalog Metadata Extractor X"
 
 SUPPORTED: list[Combo] = [
-    Combo("postgresql-defaults", {"source_dialect": "postgresql"}, full=True),
+    Combo("postgresql-defaults", {"source": "postgresql"}, full=True),
     # Hostile but legal names ride on a full rendering, so they are proven at run time too:
     # apostrophes, quotes, non-ASCII letters, punctuation, a non-default namespace and queue.
     Combo("mysql-py312-hpa-no-ci-hostile-names", {
@@ -35,21 +35,21 @@ SUPPORTED: list[Combo] = [
         "author_name": "Jürgen O'Brien-Łukasiewicz",
         "author_email": "jurgen.o'brien+data@example.co.uk",
         "temporal_namespace": "prod.a1b2c", "task_queue": "zoe_cafe.extract-v2",
-        "source_dialect": "mysql", "python_version": "3.12", "autoscaling": "hpa",
+        "source": "mysql", "python_version": "3.12", "autoscaling": "hpa",
         "ci_provider": "none", "init_git": "no", "worker_replicas": "2",
     }, full=True),
     Combo("sqlite-py313-keda", {
-        "source_dialect": "sqlite", "python_version": "3.13", "autoscaling": "keda",
+        "source": "sqlite", "python_version": "3.13", "autoscaling": "keda",
         "worker_replicas": "2", "init_git": "no",
     }, full=True),
     # Static checks only: these differ from the full ones in text, limits or removed files.
-    Combo("sqlite-one-replica", {"source_dialect": "sqlite", "worker_replicas": "1", "init_git": "no"}),
+    Combo("sqlite-one-replica", {"source": "sqlite", "worker_replicas": "1", "init_git": "no"}),
     Combo("mysql-100-replicas-keda", {
-        "source_dialect": "mysql", "worker_replicas": "100", "autoscaling": "keda", "init_git": "no",
+        "source": "mysql", "worker_replicas": "100", "autoscaling": "keda", "init_git": "no",
         "app_name": "L'Équipe Données", "author_name": "Ана Петрова",
     }),
     Combo("long-names-postgresql", {
-        "app_name": LONG_NAME, "source_dialect": "postgresql", "python_version": "3.12",
+        "app_name": LONG_NAME, "source": "postgresql", "python_version": "3.12",
         "ci_provider": "none", "init_git": "no",
     }),
 ]
@@ -58,6 +58,6 @@ SUPPORTED: list[Combo] = [
 UNSUPPORTED: list[tuple[str, dict[str, str], str]] = [
     ("hpa-one-replica", {"autoscaling": "hpa", "worker_replicas": "1"},
      "must be 2 or more with autoscaling=hpa"),
-    ("keda-one-replica", {"autoscaling": "keda", "worker_replicas": "1", "source_dialect": "sqlite"},
+    ("keda-one-replica", {"autoscaling": "keda", "worker_replicas": "1", "source": "sqlite"},
      "must be 2 or more with autoscaling=keda"),
 ]

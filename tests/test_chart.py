@@ -155,7 +155,7 @@ def projects(workdir: Path) -> dict[tuple[str, str], Path]:
     """One rendered project per (dialect, autoscaling answer) that some variant needs."""
     needed = {(d, autoscaling) for d in DIALECTS for autoscaling, _ in VARIANTS.values()}
     return {
-        key: render(workdir / "projects" / "-".join(key), source_dialect=key[0], autoscaling=key[1], init_git="no")
+        key: render(workdir / "projects" / "-".join(key), source=key[0], autoscaling=key[1], init_git="no")
         for key in sorted(needed)
     }
 

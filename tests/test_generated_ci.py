@@ -26,7 +26,7 @@ PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render(tmp_path_factory.mktemp("ci"), python_version="3.13", source_dialect="mysql")
+    return render(tmp_path_factory.mktemp("ci"), python_version="3.13", source="mysql")
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_pytest_runs_against_postgres_and_mariadb_services(ci: dict[str, Any]) -
 
 
 def test_other_dialects_get_no_mariadb_service(tmp_path: Path) -> None:
-    project = render(tmp_path, source_dialect="postgresql", init_git="no")
+    project = render(tmp_path, source="postgresql", init_git="no")
     parsed = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     job = parsed["jobs"]["test"]
     assert set(job["services"]) == {"postgres"}

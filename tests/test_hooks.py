@@ -20,7 +20,7 @@ post: ModuleType = hook_module("post_gen_project")
 DEFAULTS: dict[str, str] = {
     "app_name": "Catalog Extractor", "app_slug": "catalog-extractor", "package_name": "catalog_extractor",
     "description": "Extracts SQL catalog metadata.", "author_name": "Data Platform Team",
-    "author_email": "data-platform@example.com", "source_dialect": "postgresql",
+    "author_email": "data-platform@example.com", "source": "postgresql",
     "temporal_namespace": "default", "task_queue": "catalog-extractor", "python_version": "3.11",
     "worker_replicas": "3", "autoscaling": "none", "ci_provider": "github", "init_git": "yes",
 }
@@ -119,9 +119,9 @@ def test_temporal_names_reject(field: str, value: str) -> None:
 
 
 def test_choice_outside_list_is_refused_by_the_hook() -> None:
-    errors, _ = pre.validate(answers(source_dialect="oracle"))
-    assert errors == [("source_dialect='oracle': must be one of postgresql, mysql, sqlite. "
-                       "Fix: pass source_dialect=postgresql.")]
+    errors, _ = pre.validate(answers(source="oracle"))
+    assert errors == [("source='oracle': must be one of postgresql, mysql, sqlite. "
+                       "Fix: pass source=postgresql.")]
 
 
 def test_main_prints_warnings_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,9 +152,9 @@ def test_rendered_hooks_read_hostile_answers_as_data(name: str, tmp_path: Path) 
 
 VARIANT_TEXT = """\
 keep 1
-only mysql  # variant: source_dialect=mysql
-both  # variant: source_dialect=postgresql,mysql
-# >>> variant: source_dialect=postgresql
+only mysql  # variant: source=mysql
+both  # variant: source=postgresql,mysql
+# >>> variant: source=postgresql
 pg block
     # >>> variant: autoscaling=keda
     pg and keda
@@ -171,19 +171,19 @@ keep 2
     ("postgresql", "keda", "keep 1\nboth\npg block\n    pg and keda\nkeep 2\n"),
 ])
 def test_strip_variants(dialect: str, autoscaling: str, expected: str) -> None:
-    chosen = answers(source_dialect=dialect, autoscaling=autoscaling)
+    chosen = answers(source=dialect, autoscaling=autoscaling)
     assert post.strip_variants(VARIANT_TEXT, chosen) == expected
 
 
 def test_strip_variants_caps_blank_lines_left_by_removed_blocks() -> None:
-    text = "a\n\n\n# >>> variant: source_dialect=mysql\nx\n# <<< variant\n\n\nb\n\n# >>> variant: source_dialect=mysql\ny\n# <<< variant\n"
-    assert post.strip_variants(text, answers(source_dialect="sqlite")) == "a\n\n\nb\n"
+    text = "a\n\n\n# >>> variant: source=mysql\nx\n# <<< variant\n\n\nb\n\n# >>> variant: source=mysql\ny\n# <<< variant\n"
+    assert post.strip_variants(text, answers(source="sqlite")) == "a\n\n\nb\n"
 
 
 @pytest.mark.parametrize(("text", "error"), [
     ("# >>> variant: nope=x\n# <<< variant\n", "unknown answer 'nope'"),
     ("# <<< variant\n", "without an opening"),
-    ("# >>> variant: source_dialect=mysql\n", "left open"),
+    ("# >>> variant: source=mysql\n", "left open"),
 ])
 def test_strip_variants_rejects_broken_tags(text: str, error: str) -> None:
     with pytest.raises(post.VariantError, match=error):
@@ -217,7 +217,7 @@ def test_remove_unselected_tolerates_missing_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
 def test_dotenv_has_no_secret_and_a_dialect_hint(dialect: str) -> None:
     example = "A=1\n# SOURCE_DEFAULT_DSN=postgresql://x@h/db\n"
-    text = post.dotenv_text(example, answers(source_dialect=dialect))
+    text = post.dotenv_text(example, answers(source=dialect))
     assert f"# SOURCE_DEFAULT_DSN={post.DSN_EXAMPLES[dialect]}" in text and "A=1\n" in text
     assert ":" not in post.DSN_EXAMPLES[dialect].split("@")[0].split("//")[1]  # no user:password
 
@@ -253,10 +253,10 @@ def test_git_is_not_nested_in_another_work_tree(tmp_path: Path) -> None:
 # --- through cookiecutter: what users see --------------------------------------------------------
 
 def test_render_records_answers_writes_env_and_commits(tmp_path: Path) -> None:
-    project = render(tmp_path, source_dialect="sqlite")
+    project = render(tmp_path, source="sqlite")
     recorded = json.loads((project / ".cookiecutter.json").read_text())["cookiecutter"]
     assert {k: v for k, v in recorded.items() if not k.startswith("_")} == answers(
-        source_dialect="sqlite", description="Extracts SQL catalog metadata with Temporal workflows.")
+        source="sqlite", description="Extracts SQL catalog metadata with Temporal workflows.")
     assert "_output_dir" not in recorded
     env = (project / ".env").read_text()
     assert "TASK_QUEUE=catalog-extractor" in env and "# SOURCE_DEFAULT_DSN=sqlite:///" in env
@@ -267,7 +267,7 @@ def test_render_records_answers_writes_env_and_commits(tmp_path: Path) -> None:
 
 
 def test_answers_file_replays_to_the_same_project(tmp_path: Path) -> None:
-    first = render(tmp_path / "a", source_dialect="mysql", init_git="no", app_name="Zoë's Extractor")
+    first = render(tmp_path / "a", source="mysql", init_git="no", app_name="Zoë's Extractor")
     again = subprocess.run(
         [COOKIECUTTER, "--replay-file",
          str(first / ".cookiecutter.json"), "-o", str(tmp_path / "b"), str(TEMPLATE)],
@@ -315,20 +315,20 @@ def test_rejected_replay_choice_leaves_nothing(tmp_path: Path) -> None:
     """Cookiecutter checks choices on prompts; a replay file skips that, so the hook must."""
     replay = tmp_path / "answers" / "bad.json"
     replay.parent.mkdir()
-    replay.write_text(json.dumps({"cookiecutter": {**answers(source_dialect="oracle")}}))
+    replay.write_text(json.dumps({"cookiecutter": {**answers(source="oracle")}}))
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.run(
         [COOKIECUTTER, "--replay-file", str(replay),
          "-o", str(out), str(TEMPLATE)], capture_output=True, text=True, check=False)
     assert proc.returncode != 0
-    assert "source_dialect='oracle': must be one of postgresql, mysql, sqlite" in proc.stderr
+    assert "source='oracle': must be one of postgresql, mysql, sqlite" in proc.stderr
     assert list(out.iterdir()) == []
 
 
 def test_cookiecutter_itself_refuses_unknown_choices_and_leaves_nothing(tmp_path: Path) -> None:
-    err = reject(tmp_path, source_dialect="oracle")
-    assert "oracle provided for choice variable source_dialect" in err
+    err = reject(tmp_path, source="oracle")
+    assert "oracle provided for choice variable source" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -99,7 +99,7 @@ def test_no_template_syntax_or_variant_tag_survives(rendered: tuple[Combo, Path]
 
 def test_selection_is_wired(rendered: tuple[Combo, Path]) -> None:
     combo, project = rendered
-    dialect = chosen(combo, "source_dialect")
+    dialect = chosen(combo, "source")
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     extras = pyproject["project"]["optional-dependencies"]
     # PostgreSQL stays in every rendering: it is the shared state store of a multi-worker deployment.
@@ -175,14 +175,14 @@ def test_ci_workflow_runs_only_the_chosen_databases(rendered: tuple[Combo, Path]
     """Once the generated CI exists: no service container for a source dialect that was not chosen.
 
     PostgreSQL may stay in every rendering (the state store's tests use it); MySQL/MariaDB only
-    when it is the source. Tag such lines with ``# variant: source_dialect=...`` (README).
+    when it is the source. Tag such lines with ``# variant: source=...`` (README).
     """
     combo, project = rendered
     workflow = project / ".github" / "workflows" / "ci.yml"
     if not workflow.is_file():
         pytest.skip("no generated CI workflow in this rendering")
     services = json.dumps(yaml.safe_load(workflow.read_text(encoding="utf-8"))).lower()
-    if chosen(combo, "source_dialect") != "mysql":
+    if chosen(combo, "source") != "mysql":
         assert "mariadb" not in services and "mysql" not in services
 
 

@@ -60,11 +60,11 @@ def test_cruft_update_applies_template_change_and_keeps_local_change(tmp_path: P
     # 1. Render from commit A. init_git=yes is the default: under cruft the hook must skip it.
     out = tmp_path / "out"
     created = run([*cruft, "create", str(template), "--no-input", "--output-dir", str(out),
-                   "--extra-context", json.dumps({"source_dialect": "sqlite"})], cwd=tmp_path)
+                   "--extra-context", json.dumps({"source": "sqlite"})], cwd=tmp_path)
     project = out / "catalog-extractor"
     assert not (project / ".git").exists(), created
     state = json.loads((project / ".cruft.json").read_text())
-    assert state["commit"] == commit_a and state["context"]["cookiecutter"]["source_dialect"] == "sqlite"
+    assert state["commit"] == commit_a and state["context"]["cookiecutter"]["source"] == "sqlite"
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "Rendered from the template")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import create_engine  # variant: source_dialect=mysql
+from sqlalchemy import create_engine  # variant: source=mysql
 from sqlalchemy.engine import make_url
 
 
@@ -61,7 +61,7 @@ CREATE TABLE sales.events (id bigint NOT NULL, happened date NOT NULL) PARTITION
 CREATE TABLE sales.events_2026 PARTITION OF sales.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 """
 
-# >>> variant: source_dialect=mysql
+# >>> variant: source=mysql
 MYSQL_DDL = """
 CREATE TABLE {hr}.departments (id int AUTO_INCREMENT PRIMARY KEY, name varchar(100) NOT NULL UNIQUE);
 CREATE TABLE {hr}.employees (
@@ -190,7 +190,7 @@ def _plain(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-# >>> variant: source_dialect=mysql
+# >>> variant: source=mysql
 @contextmanager
 def mysql_catalog(admin_url: str) -> Iterator[Catalog]:
     prefix = f"xt_{uuid.uuid4().hex[:8]}"

@@ -19,32 +19,44 @@ from typing import Any
 from temporalio.client import Client
 
 from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
-from {{ cookiecutter.package_name }}.engine.batches import Batch
-from {{ cookiecutter.package_name }}.engine.models import SliceTask
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.runtime.config import Settings
 from {{ cookiecutter.package_name }}.runtime.worker import build_worker
-from {{ cookiecutter.package_name }}.sources.records import Record
-from {{ cookiecutter.package_name }}.sources.sql import CatalogReader
+from {{ cookiecutter.package_name }}.sources.base import Cursor, Page, Source, Work
 
 
 class SlowActivities(ExtractorActivities):
-    """Real activities whose batches each take ``delay`` seconds longer; records cancellations."""
+    """Real activities whose pages each take ``delay`` seconds longer; records cancelled pages."""
 
     def __init__(self, *args: Any, delay: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.delay = delay
         self.cancelled: list[str] = []
 
-    async def _read_batch(
-        self, reader: CatalogReader, task: SliceTask, number: int, batch: Batch
-    ) -> list[Record]:
-        try:
-            await asyncio.sleep(self.delay)
-        except asyncio.CancelledError:
-            self.cancelled.append(f"{task.slice.index}/{number}")
-            raise
-        return await super()._read_batch(reader, task, number, batch)
+    def source(self, name: str) -> Source:
+        return SlowSource(super().source(name), self)
+
+
+class SlowSource:
+    """A real source whose every page is held back by its activities' ``delay``."""
+
+    def __init__(self, inner: Source, owner: SlowActivities) -> None:
+        self.inner, self.owner = inner, owner
+        self.vocabulary = inner.vocabulary
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def read(self, work: Work, cursor: Cursor, page_size: int) -> AsyncIterator[Page]:
+        number = int(cursor or 0)
+        async for page in self.inner.read(work, cursor, page_size):
+            try:
+                await asyncio.sleep(self.owner.delay)
+            except asyncio.CancelledError:
+                self.owner.cancelled.append(f"{page.label}/{number}")
+                raise
+            yield page
+            number += 1
 
 
 @asynccontextmanager

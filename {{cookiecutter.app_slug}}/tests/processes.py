@@ -21,7 +21,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from {{ cookiecutter.package_name }}.engine.models import BatchCheckpoint
+from {{ cookiecutter.package_name }}.engine.models import Checkpoint, ExtractionRequest, RunContext
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.runtime.config import DEFAULT_NAMESPACE
 from {{ cookiecutter.package_name }}.runtime.devserver import temporal_cli
@@ -116,21 +116,21 @@ class DevServer:
 
 
 def run_key(handle: WorkflowHandle[Any, Any]) -> str:
-    """The state-store prefix of a started run's checkpoints (``RunContext.run_key``)."""
-    return f"{handle.id}:{handle.result_run_id}"
+    """The state-store prefix of a started workflow's checkpoints (``ckpt|`` + ``RunContext.run_key``)."""
+    return "ckpt|" + RunContext(workflow_id=handle.id, run_id="", request=ExtractionRequest()).run_key
 
 
-async def wait_for_checkpoint(state: StateStore, run_key: str, within: float = 60) -> BatchCheckpoint:
+async def wait_for_checkpoint(state: StateStore, run_key: str, within: float = 60) -> Checkpoint:
     """Block until some slice of ``run_key`` has at least one finished batch."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         for entry in (await state.scan(run_key + "|")).values():
-            checkpoint = BatchCheckpoint.model_validate(entry.value)
-            if checkpoint.next_batch >= 1:
+            checkpoint = Checkpoint.model_validate(entry.value)
+            if len(checkpoint.parts) >= 1:
                 return checkpoint
         await asyncio.sleep(0.05)
     raise TimeoutError(f"no checkpoint for {run_key} within {within}s")
 
 
-async def checkpoints(state: StateStore, run_key: str) -> dict[str, BatchCheckpoint]:
-    return {k: BatchCheckpoint.model_validate(e.value) for k, e in (await state.scan(run_key + "|")).items()}
+async def checkpoints(state: StateStore, run_key: str) -> dict[str, Checkpoint]:
+    return {k: Checkpoint.model_validate(e.value) for k, e in (await state.scan(run_key + "|")).items()}

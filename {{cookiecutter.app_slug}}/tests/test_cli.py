@@ -20,8 +20,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.runtime import cli
 from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime import cli
 from {{ cookiecutter.package_name }}.runtime.config import APP_SLUG, Settings
 from {{ cookiecutter.package_name }}.sources.sample import create_sample
 
@@ -91,7 +91,7 @@ async def test_extract_status_cancel_round_trip(
         workflow_id = match.group(1)
         details = await heartbeat_details(temporal_env.client, f"{workflow_id}/slices-0000")
         assert details["schema"] == "main", details
-        assert re.match(r"slice \d+ \(main\): batch \d+/\d+, \d+/\d+ tables", details["status"]), details
+        assert re.match(r"slice \d+ \(main\): page \d+/\d+, \d+/\d+ tables", details["status"]), details
 
         code, out = await run_cli("status", workflow_id)
         assert code == cli.EXIT_OK, out

@@ -31,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
 from {{ cookiecutter.package_name }}.engine.models import (
     ActivityTuning,
-    BatchCheckpoint,
+    Checkpoint,
     ExtractionRequest,
     ExtractionSummary,
 )
@@ -75,7 +75,7 @@ async def big(
             baseline = await extract(temporal.client, url, folder / "out", state, **LAYOUT)
         finally:
             await state.close()
-        assert baseline.summary.counts.tables == BIG_SCHEMAS * BIG_TABLES_PER_SCHEMA
+        assert baseline.summary.counts["tables"] == BIG_SCHEMAS * BIG_TABLES_PER_SCHEMA
         # The local server trusts logins and ignores it: the password is only there to prove it never leaks.
         yield BigCatalog(make_url(url).set(password=SECRET).render_as_string(hide_password=False), baseline)
 
@@ -116,18 +116,18 @@ async def start(client: Client, task_queue: str) -> WorkflowHandle[ExtractionWor
     )
 
 
-async def work_resumed(state: StateStore, key: str, before: dict[str, BatchCheckpoint]) -> None:
+async def work_resumed(state: StateStore, key: str, before: dict[str, Checkpoint]) -> None:
     """Return once any batch is started after ``before`` was read (the retry has begun)."""
-    started = sum(sum(c.extractions) for c in before.values())
+    started = sum(sum(c.starts) for c in before.values())
     while True:
-        if sum(sum(c.extractions) for c in (await checkpoints(state, key)).values()) > started:
+        if sum(sum(c.starts) for c in (await checkpoints(state, key)).values()) > started:
             return
         await asyncio.sleep(0.05)
 
 
-def in_flight(found: dict[str, BatchCheckpoint]) -> int:
+def in_flight(found: dict[str, Checkpoint]) -> int:
     """Batches a worker had started but not yet checkpointed."""
-    return sum(1 for c in found.values() if c.next_batch < len(c.extractions) and c.extractions[c.next_batch])
+    return sum(1 for c in found.values() if len(c.parts) < len(c.starts) and c.starts[len(c.parts)])
 
 
 async def retried_attempts(client: Client, workflow_id: str) -> int:
@@ -186,7 +186,7 @@ async def test_worker_sigkill_mid_extraction_resumes_with_at_most_one_batch_redo
         run.first.kill()
         killed_at = time.monotonic()
         at_kill = await checkpoints(run.state, run_key(run.handle))
-        assert sum(c.next_batch for c in at_kill.values()) < 80, "the run finished before the kill"
+        assert sum(len(c.parts) for c in at_kill.values()) < 80, "the run finished before the kill"
         run.second = WorkerProcess(tmp_path, "worker-2", run.env)
         await asyncio.wait_for(work_resumed(run.state, run_key(run.handle), at_kill), timeout=60)
         resumed = time.monotonic() - killed_at
@@ -203,13 +203,40 @@ async def test_worker_sigkill_mid_extraction_resumes_with_at_most_one_batch_redo
     assert SECRET not in run.first.output() + run.second.output()
     assert SECRET not in await run_text(temporal.client, run.handle.id)
     assert await retried_attempts(temporal.client, run.handle.id) >= 1, "the kill interrupted no activity"
-    assert redone <= 1, {k: c.extractions for k, c in final.items() if c.redone}
-    done_at_kill = sum(c.next_batch for c in at_kill.values())
+    assert redone <= 1, {k: c.starts for k, c in final.items() if c.redone}
+    done_at_kill = sum(len(c.parts) for c in at_kill.values())
     print(f"\nkill test: {done_at_kill}/80 batches checkpointed at SIGKILL "
           f"({in_flight(at_kill)} batch(es) started but not checkpointed), "
           f"{redone} batch(es) redone, kill->first batch restarted {resumed:.1f}s, "
           f"kill->completion {recovery:.1f}s, output identical to uninterrupted run "
           f"({len(extracted.records)} records, 0 duplicates)")
+
+
+async def test_tables_dropped_while_the_worker_is_dead_are_listed_as_vanished(
+    temporal: WorkflowEnvironment, big: BigCatalog, tmp_path: Path
+) -> None:
+    """Planned tables dropped between a SIGKILL and the replacement: listed, every other table once."""
+    gone = [f"t{t:04d}" for t in range(992, 1000)]  # in the last slice, which the kill cannot have reached
+    async with hand_over(temporal, big, tmp_path, "drop") as run:
+        run.first.kill()
+        conn = await asyncpg.connect(_plain(big.url))
+        try:
+            await conn.execute(" ".join(f"DROP TABLE s1.{t};" for t in gone))
+            run.second = WorkerProcess(tmp_path, "worker-2", run.env)
+            summary = await asyncio.wait_for(run.handle.result(), timeout=90)
+        finally:  # the module's other tests share this catalog: put the tables back as they were
+            await conn.execute(" ".join(f"CREATE TABLE s1.{t} (id bigint PRIMARY KEY, n int NOT NULL, day date);"
+                                        for t in gone) + " CREATE INDEX ix_1_0995 ON s1.t0995 (n, day);")
+            await conn.close()
+
+    extracted = load(summary)
+    assert extracted.manifest["vanished"] == {"s1": gone}
+    keys = Counter((r["kind"], r["qualified_name"]) for r in extracted.records)
+    assert [k for k, n in keys.items() if n > 1] == []
+    dropped = {name for name in big.baseline.of_kind("table") if name.rpartition(".")[2].strip('"') in gone
+               and '."s1".' in name}
+    assert set(extracted.of_kind("table")) == set(big.baseline.of_kind("table")) - dropped
+    assert len(dropped) == len(gone)
 
 
 async def test_source_connection_killed_mid_extraction_is_retried(
@@ -259,7 +286,7 @@ async def test_temporal_server_restart_mid_run(big: BigCatalog, tmp_path: Path) 
         handle = await start(client, task_queue)
         await wait_for_checkpoint(state, run_key(handle))
         server.stop()
-        at_stop = sum(c.next_batch for c in (await checkpoints(state, run_key(handle))).values())
+        at_stop = sum(len(c.parts) for c in (await checkpoints(state, run_key(handle))).values())
         await asyncio.sleep(1)
         await server.start()
         client = await server.connect()
@@ -290,7 +317,7 @@ async def test_worker_sigterm_drains_and_the_run_resumes_on_another_worker(
     assert exit_code == 0, run.first.output()[-2000:]
     assert drained < 10, f"took {drained:.1f}s to stop with a 1 s grace period"
     assert "draining" in run.first.output()
-    assert sum(c.next_batch for c in at_stop.values()) < 80, "the run finished before SIGTERM"
+    assert sum(len(c.parts) for c in at_stop.values()) < 80, "the run finished before SIGTERM"
     assert sum(c.redone for c in final.values()) <= 1
     assert_same_output(load(summary), big.baseline)
     print(f"\nsigterm test: worker exited {exit_code} {drained:.1f}s after SIGTERM, "

@@ -33,7 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.models import (
     ActivityTuning,
-    BatchCheckpoint,
+    Checkpoint,
     ExtractionRequest,
     ExtractionSummary,
 )
@@ -205,9 +205,9 @@ class ClusterRun:
         return (await running_slices(client, self.handle, self.group.workers))[0]
 
     async def batches_done(self) -> int:
-        return sum(c.next_batch for c in (await checkpoints(self.state, run_key(self.handle))).values())
+        return sum(len(c.parts) for c in (await checkpoints(self.state, run_key(self.handle))).values())
 
-    async def finish(self) -> tuple[ExtractionSummary, dict[str, BatchCheckpoint]]:
+    async def finish(self) -> tuple[ExtractionSummary, dict[str, Checkpoint]]:
         summary = await asyncio.wait_for(self.handle.result(), timeout=120)
         return summary, await checkpoints(self.state, run_key(self.handle))
 
@@ -236,11 +236,11 @@ async def test_three_workers_sigkill_one_and_a_replacement_finishes_byte_identic
         summary, final = await run.finish()
         recovery = time.monotonic() - killed_at
     assert done_at_kill < 80, "the run finished before the kill"
-    assert len(final) == 4 and all(c.next_batch == c.batches == 20 for c in final.values())
+    assert len(final) == 4 and all(len(c.parts) == 20 and c.done for c in final.values())
     redone = sum(c.redone for c in final.values())
     assert redone <= 1, "more batches were read twice than the killed worker had in flight (1 activity)"
     parts = check_bucket_against_manifest(shared, run.group.bucket, summary)
-    check_same_as_single_worker(shared, parts, summary.counts.model_dump())
+    check_same_as_single_worker(shared, parts, summary.counts)
     print(f"\n3-worker kill test: {done_at_kill}/80 batches checkpointed at SIGKILL, {redone} batch(es) redone, "
           f"kill->done {recovery:.1f}s, {len(run.together)} workers ran slices at once, {len(parts) + 1} objects "
           f"in the bucket = manifest + {len(parts)} parts, every sha256 matched, parts byte-identical to 1 worker")
@@ -263,6 +263,6 @@ async def test_three_workers_sigterm_one_drains_and_the_others_finish(
     assert at_stop < 80, "the run finished before SIGTERM"
     assert sum(c.redone for c in final.values()) <= 1
     parts = check_bucket_against_manifest(shared, run.group.bucket, summary)
-    check_same_as_single_worker(shared, parts, summary.counts.model_dump())
+    check_same_as_single_worker(shared, parts, summary.counts)
     print(f"\n3-worker drain test: exit {exit_code} {drained:.1f}s after SIGTERM, {at_stop}/80 batches done then, "
           f"{sum(c.redone for c in final.values())} batch(es) redone, 2 workers finished, output identical")

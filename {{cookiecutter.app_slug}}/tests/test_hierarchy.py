@@ -57,7 +57,7 @@ async def test_children_bound_activities_and_payloads_stay_small(
     workflow_id = f"hierarchy-{uuid.uuid4().hex}"
     run = await extract(temporal.client, url, tmp_path / "out", state, workflow_id=workflow_id,
                         batch_size=5, slice_size=5, slices_per_child=4)
-    assert run.summary.counts.tables == 60
+    assert run.summary.counts["tables"] == 60
 
     parent_activities, parent_largest = await history_stats(temporal.client, workflow_id)
     assert parent_activities == 2  # preflight + finalize; the extraction lives in the children
@@ -88,4 +88,4 @@ async def test_progress_reports_are_batched_so_the_parent_history_stays_small(
                         progress_every_seconds=3600, **common)
     assert await signals_received(temporal.client, every_slice) == 40
     assert await signals_received(temporal.client, batched) == 2  # one final report per child
-    assert run.summary.counts.tables == 40
+    assert run.summary.counts["tables"] == 40

@@ -151,4 +151,4 @@ async def test_postgresql_hostile_catalog(temporal: WorkflowEnvironment, tmp_pat
     assert "count(*)" in (view["view_definition"] or "")
     indexes = run.of_kind("index")
     assert qualify(db, "select", "order_counts", "order_counts_group") in indexes
-    assert run.summary.counts.schemas == len(PG_TABLES)
+    assert run.summary.counts["schemas"] == len(PG_TABLES)

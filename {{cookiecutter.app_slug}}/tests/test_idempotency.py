@@ -25,7 +25,6 @@ from {{ cookiecutter.package_name }}.engine.models import (
 )
 from {{ cookiecutter.package_name }}.engine.sink import run_folder
 from {{ cookiecutter.package_name }}.engine.state import StateStore
-from {{ cookiecutter.package_name }}.engine.workflows import plan_slices
 from {{ cookiecutter.package_name }}.runtime.config import Settings
 
 from .catalogs import (
@@ -79,33 +78,34 @@ async def test_every_activity_twice_gives_identical_output_and_state(
 ) -> None:
     output = tmp_path / "out"
     run = small_run(catalog, output)
-    request = run.request
     activities = ExtractorActivities(dataclasses.replace(Settings(), output_url=str(output)), state,
                                      env={"SOURCE_TEST_DSN": catalog.url})
     env = activity_env()
     try:
-        pre = await env.run(activities.preflight, request)
-        assert await env.run(activities.preflight, request) == pre
-        assert await snapshot(state, output) == ({}, {})  # preflight writes nothing
+        plan = await env.run(activities.plan, run)
+        after_plan = await snapshot(state, output)
+        assert await env.run(activities.plan, run) == plan
+        assert await snapshot(state, output) == after_plan
+        assert after_plan[1] == {}  # planning writes no output, only the plan in the state store
+        run = run.model_copy(update={"fingerprint": plan.fingerprint})
 
-        slices = plan_slices(pre.schemas, request.slice_size)
-        assert len(slices) > 1
-        for ref in slices:
+        assert len(plan.slices) > 1
+        for ref in plan.slices:
             task = SliceTask(run=run, slice=ref)
             first = await env.run(activities.extract_slice, task)
             after_first = await snapshot(state, output)
             again = await env.run(activities.extract_slice, task)
             assert await snapshot(state, output) == after_first
-            assert again.model_dump(exclude={"resumed_from_batch"}) == first.model_dump(
-                exclude={"resumed_from_batch"})
-            assert (first.resumed_from_batch, again.resumed_from_batch) == (0, first.batches)
+            assert again.model_dump(exclude={"resumed_from_page"}) == first.model_dump(
+                exclude={"resumed_from_page"})
+            assert (first.resumed_from_page, again.resumed_from_page) == (0, first.pages)
 
-        finalize = FinalizeInput(run=run, preflight=pre, expected_slices=len(slices))
+        finalize = FinalizeInput(run=run, plan=plan)
         summary = await env.run(activities.finalize, finalize)
         after_first = await snapshot(state, output)
         assert await env.run(activities.finalize, finalize) == summary
         assert await snapshot(state, output) == after_first
-        assert summary.counts.model_dump() == catalog.counts
+        assert summary.counts == catalog.counts
     finally:
         await activities.close()
 
@@ -116,7 +116,6 @@ async def test_redoing_slices_from_scratch_rewrites_the_same_bytes(
     """Lost checkpoints (a new state store) make the work run again; the files must not change."""
     output = tmp_path / "out"
     run = small_run(catalog, output)
-    request = run.request
     env = activity_env()
     written: list[dict[str, bytes]] = []
     for number in range(2):
@@ -124,11 +123,11 @@ async def test_redoing_slices_from_scratch_rewrites_the_same_bytes(
         activities = ExtractorActivities(dataclasses.replace(Settings(), output_url=str(output)), store,
                                          env={"SOURCE_TEST_DSN": catalog.url})
         try:
-            pre = await env.run(activities.preflight, request)
-            slices = plan_slices(pre.schemas, request.slice_size)
-            for ref in slices:
-                await env.run(activities.extract_slice, SliceTask(run=run, slice=ref))
-            await env.run(activities.finalize, FinalizeInput(run=run, preflight=pre, expected_slices=len(slices)))
+            plan = await env.run(activities.plan, run)
+            planned = run.model_copy(update={"fingerprint": plan.fingerprint})
+            for ref in plan.slices:
+                await env.run(activities.extract_slice, SliceTask(run=planned, slice=ref))
+            await env.run(activities.finalize, FinalizeInput(run=planned, plan=plan))
         finally:
             await activities.close()
             if store is not state:

@@ -48,7 +48,7 @@ async def test_every_activity_and_workflow_line_of_a_real_run_carries_its_contex
     lines = records(captured)
     in_activity = [r for r in lines if "activity" in r]
     by_activity = {r["activity"] for r in in_activity}
-    assert {"preflight", "extract_slice"} <= by_activity, lines
+    assert {"plan", "extract_slice", "finalize"} <= by_activity, lines
     for r in in_activity:
         assert r.keys() >= ACTIVITY_FIELDS, r
         assert r["workflow_id"].startswith(run.summary.workflow_id)

@@ -89,8 +89,10 @@ async def test_worker_exports_sdk_and_app_metrics(temporal: WorkflowEnvironment,
     assert total(text, "temporal_workflow_completed", task_queue=settings.task_queue) >= 1, text
     # App metrics agree with the run's own summary.
     counts = summary.counts
-    assert total(text, "extractor_tables_extracted", task_queue=settings.task_queue) == counts.tables + counts.views
-    assert total(text, "extractor_columns_extracted", task_queue=settings.task_queue) == counts.columns
-    assert total(text, "extractor_batches_extracted", activity_type="extract_slice") >= 1
+    units = counts["tables"] + counts["views"]
+    assert total(text, "extractor_units_extracted", task_queue=settings.task_queue) == units
+    for kind in ("tables", "columns", "indexes"):
+        assert total(text, "extractor_records_extracted", task_queue=settings.task_queue, kind=kind) == counts[kind]
+    assert total(text, "extractor_pages_extracted", activity_type="extract_slice") >= 1
     assert total(text, "extractor_activity_errors", error_type="SourceConfigError") >= 1, text
-    assert total(text, "extractor_activity_errors", error_type="SourceConfigError", activity_type="preflight") >= 1
+    assert total(text, "extractor_activity_errors", error_type="SourceConfigError", activity_type="plan") >= 1

@@ -34,7 +34,7 @@ async def _follow_sample(temporal: WorkflowEnvironment, tmp_path: Path, state: S
         request = build_request(config, "test", None)
         handle = await start(temporal.client, config, request, f"progress-{uuid.uuid4().hex}")
         summary = await follow(handle, console, every=0.05)
-    assert summary.counts.tables + summary.counts.views == SAMPLE_TABLES
+    assert summary.counts["tables"] + summary.counts["views"] == SAMPLE_TABLES
 
 
 async def test_follow_on_a_terminal_draws_bars_that_move(
@@ -65,13 +65,13 @@ async def test_follow_elsewhere_prints_one_line_per_change(
 
 def test_rate_and_eta_come_from_workflow_time() -> None:
     start_ = datetime(2026, 1, 1, tzinfo=UTC)
-    snap = Progress(stage="extracting", schemas_total=2, tables_total=100, tables_done=25, started_at=start_,
+    snap = Progress(stage="extracting", groups_total=2, units_total=100, units_done=25, started_at=start_,
                     updated_at=start_ + timedelta(seconds=5))
     rate, eta = rate_and_eta(snap, now=start_ + timedelta(seconds=10))
     assert rate == 2.5 and eta == timedelta(seconds=30)
     assert describe(snap, start_ + timedelta(seconds=10)) == (
         "extracting: schemas 0/2, tables 25/100, slices 0/0, 2.5 tables/s, ETA 0:00:30"
     )
-    finished = snap.model_copy(update={"stage": "done", "tables_done": 100})
+    finished = snap.model_copy(update={"stage": "done", "units_done": 100})
     assert rate_and_eta(finished, now=start_ + timedelta(hours=1)) == (20.0, timedelta(0))
     assert rate_and_eta(Progress(), now=start_) == (None, None)

@@ -64,7 +64,7 @@ async def test_password_is_absent_from_history_inputs_results_and_heartbeats(
     history = await run_text(temporal.client, workflow_id)
     seen_heartbeats = "\n".join(heartbeats)
 
-    assert summary.counts.tables == 300
+    assert summary.counts["tables"] == 300
     # Controls: decoding works (the manifest URL only travels inside payloads) and heartbeats were seen.
     assert (tmp_path / "out").as_uri() in history and '"tables":' in history
     assert '"batch"' in seen_heartbeats, "no heartbeat details were captured; the check below would be empty"

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from {{ cookiecutter.package_name }}.engine import sink
 from {{ cookiecutter.package_name }}.engine.activities import checked_size, read_ahead
-from {{ cookiecutter.package_name }}.engine.batches import plan_batches
-from {{ cookiecutter.package_name }}.engine.models import PreflightResult, SchemaInfo
-from {{ cookiecutter.package_name }}.engine.workflows import plan_slices
+from {{ cookiecutter.package_name }}.engine.models import ExtractionRequest, PlanResult, Words
+from {{ cookiecutter.package_name }}.engine.plan import fingerprint, plan_slices, slice_refs
 from {{ cookiecutter.package_name }}.runtime.config import ConfigError, Settings
 from {{ cookiecutter.package_name }}.runtime.secrets import (
     SourceConfigError,
@@ -21,8 +20,10 @@ from {{ cookiecutter.package_name }}.runtime.secrets import (
     resolve_source_url,
     resolve_state_store_url,
 )
+from {{ cookiecutter.package_name }}.sources.base import Group, SourceInfo, Work
+from {{ cookiecutter.package_name }}.sources.catalog import plan_batches, tally
 from {{ cookiecutter.package_name }}.sources.records import qualify
-from {{ cookiecutter.package_name }}.sources.sql import TableRef
+from {{ cookiecutter.package_name }}.sources.registry import open_source
 
 
 def test_settings_read_env_over_dotenv(tmp_path: Path) -> None:
@@ -79,6 +80,8 @@ def test_unconfigured_or_invalid_source_names_the_fix(tmp_path: Path) -> None:
         resolve_source_url("../etc", {}, tmp_path)
     with pytest.raises(SourceConfigError, match="unsupported database 'oracle'"):
         resolve_source_url("x", {"SOURCE_X_DSN": "oracle://u:p@h/db"}, tmp_path)
+    with pytest.raises(SourceConfigError, match="SOURCE_X_DSN: no source for the scheme 'oracle'; this app knows"):
+        open_source("x", "oracle://u:p@h/db", None, Settings())
 
 
 def test_redact_hides_passwords_in_dsns_and_given_secrets() -> None:
@@ -94,103 +97,124 @@ def test_qualified_names_cannot_collide_on_dots_or_quotes() -> None:
 
 
 def test_views_are_counted_apart_from_tables() -> None:
-    counts = sink.count([
+    counts = tally([
         {"kind": "table", "table_type": "view"},
         {"kind": "table", "table_type": "materialized_view"},
         {"kind": "table", "table_type": "partitioned_table"},
         {"kind": "column"},
     ])
-    assert (counts.tables, counts.views, counts.columns) == (1, 2, 1)
+    assert counts == {"tables": 1, "views": 2, "columns": 1}
 
 
-def test_preflight_refuses_a_schema_list_too_big_for_a_payload() -> None:
-    def result(schemas: int) -> PreflightResult:
-        names = [SchemaInfo(name=f"tenant_{n:06d}_{'x' * 40}", tables=10) for n in range(schemas)]
-        return PreflightResult(database="db", dialect="postgresql", server_version="16", schemas=names)
+def test_plan_refuses_a_schema_list_too_big_for_a_payload() -> None:
+    def result(schemas: int) -> PlanResult:
+        works = plan_slices([Group(name=f"tenant_{n:06d}_{'x' * 40}", items=["t"]) for n in range(schemas)], 1)
+        return PlanResult(info=SourceInfo(name="db", system="postgresql", version="16"), fingerprint="f",
+                          slices=slice_refs(works), groups=schemas, units=schemas, words=Words())
 
-    assert checked_size(result(1000)).schemas[0].name.startswith("tenant_000000")
+    assert checked_size(result(1000)).slices[0].groups[0].startswith("tenant_000000")
     with pytest.raises(ApplicationError, match="narrow --schemas") as raised:
         checked_size(result(5000))
     assert raised.value.non_retryable and raised.value.type == "InvalidRequest"
 
 
+def names(n: int, prefix: str = "t") -> list[str]:
+    return [f"{prefix}{i:03d}" for i in range(n)]
+
+
+def shape(works: list[Work]) -> list[list[tuple[str, int, bool]]]:
+    """Each slice as (group, number of items, first) triples."""
+    return [[(g.name, len(g.items), g.first) for g in w.groups] for w in works]
+
+
 def test_plan_slices_splits_big_schemas_and_keeps_empty_ones() -> None:
-    slices = plan_slices([SchemaInfo(name="big", tables=5), SchemaInfo(name="empty", tables=0)], 2)
-    assert [(s.index, s.schemas, s.start, s.stop) for s in slices] == [
-        (0, ["big"], 0, 2), (1, ["big"], 2, 4), (2, ["big", "empty"], 4, None),
-    ]
+    works = plan_slices([Group(name="big", items=names(5)), Group(name="empty")], 2)
+    assert shape(works) == [[("big", 2, True)], [("big", 2, False)], [("big", 1, False), ("empty", 0, True)]]
+    assert [i for w in works for g in w.groups for i in g.items] == names(5)  # names, in order, once
 
 
 def test_plan_slices_packs_small_schemas_so_activities_follow_the_table_count() -> None:
-    schemas = [SchemaInfo(name=f"s{n:02d}", tables=100) for n in range(50)]
-    slices = plan_slices(schemas, 2000)
-    assert [(s.schemas[0], s.start, s.schemas[-1], s.stop) for s in slices] == [
-        ("s00", 0, "s16", 67), ("s16", 67, "s33", 34), ("s33", 34, "s49", None),
+    works = plan_slices([Group(name=f"s{n:02d}", items=names(100)) for n in range(50)], 2000)
+    assert [(w.groups[0].name, w.groups[0].items[0], w.groups[-1].name, len(w.groups[-1].items)) for w in works] == [
+        ("s00", "t000", "s16", 67), ("s16", "t067", "s33", 34), ("s33", "t034", "s49", 100),
     ]
-    mixed = [SchemaInfo(name="a", tables=3), SchemaInfo(name="b", tables=0), SchemaInfo(name="c", tables=4),
-             SchemaInfo(name="d", tables=2)]
-    assert [s.ranges() for s in plan_slices(mixed, 4)] == [  # 9 tables: 3 slices of 3; empty b rides along
-        [("a", 0, None), ("b", 0, None)], [("c", 0, 3)], [("c", 3, None), ("d", 0, None)],
+    mixed = [Group(name="a", items=names(3)), Group(name="b"), Group(name="c", items=names(4)),
+             Group(name="d", items=names(2))]
+    assert shape(plan_slices(mixed, 4)) == [  # 9 tables: 3 slices of 3; empty b rides along
+        [("a", 3, True), ("b", 0, True)], [("c", 3, True)], [("c", 1, False), ("d", 2, True)],
     ]
+
+
+def test_whole_groups_get_a_slice_each() -> None:
+    works = plan_slices([Group(name="users", whole=True), Group(name="s", items=names(3)),
+                         Group(name="orders", whole=True)], 10)
+    assert shape(works) == [[("s", 3, True)], [("users", 0, True)], [("orders", 0, True)]]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 100])
 @pytest.mark.parametrize("batch_size", [1, 2, 5])
 def test_slices_and_batches_cover_every_table_once_and_every_schema_record_once(size: int, batch_size: int) -> None:
     counts = {"a": 3, "b": 0, "c": 7, "d": 1, "e": 0}
-    listing = {name: [TableRef(f"t{n}", "table") for n in range(count)] for name, count in counts.items()}
+    groups = [Group(name=name, items=names(count)) for name, count in counts.items()]
     tables, schema_records, slice_sizes = [], [], []
-    for ref in plan_slices([SchemaInfo(name=k, tables=v) for k, v in counts.items()], size):
-        batches = plan_batches(ref, listing, batch_size)
+    for work in plan_slices(groups, size):
+        batches = plan_batches(work, batch_size)
         assert batches and all(b.tables <= batch_size for b in batches)
         assert sum(b.tables for b in batches) <= size
         slice_sizes.append(sum(b.tables for b in batches))
         for batch in batches:
-            tables += [(g.schema, t.name) for g in batch.groups for t in g.tables]
+            tables += [(schema, t) for schema, found in batch.groups for t in found]
             schema_records += batch.new_schemas
-    assert tables == [(name, t.name) for name, found in listing.items() for t in found]
+    assert tables == [(g.name, t) for g in groups for t in g.items]
     assert schema_records == list(counts)
     assert max(slice_sizes) - min(slice_sizes) <= 1  # even slices end together
 
 
-def test_batches_pick_up_tables_added_after_planning_at_the_end_of_a_schema() -> None:
-    ref = plan_slices([SchemaInfo(name="s", tables=2)], 10)[0]
-    grown = {"s": [TableRef(name, "table") for name in ("a", "b", "c")]}
-    assert [[t.name for g in b.groups for t in g.tables] for b in plan_batches(ref, grown, 2)] == [["a", "b"], ["c"]]
+def test_the_plan_fingerprint_follows_names_and_page_size_only() -> None:
+    works = plan_slices([Group(name="s", items=["a", "b"])], 10)
+    request = ExtractionRequest(source="main")
+    same = fingerprint(request, plan_slices([Group(name="s", items=["a", "b"])], 10))
+    assert fingerprint(request, works) == same
+    assert fingerprint(request.model_copy(update={"max_parallel_slices": 9}), works) == same
+    assert fingerprint(request, plan_slices([Group(name="s", items=["a", "c"])], 10)) != same
+    assert fingerprint(request.model_copy(update={"batch_size": 7}), works) != same
 
 
 async def test_read_ahead_reads_the_next_batch_while_this_one_is_handled() -> None:
     started: list[int] = []
 
-    async def read(n: int) -> str:
-        started.append(n)
-        await asyncio.sleep(0)
-        return f"batch {n}"
+    async def read() -> AsyncIterator[str]:
+        for n in range(2, 5):
+            started.append(n)
+            await asyncio.sleep(0)
+            yield f"batch {n}"
 
     seen = []
-    async for n, found in read_ahead(read, range(2, 5)):
+    async for found in read_ahead(read()):
         await asyncio.sleep(0.01)  # writing batch n: batch n + 1 is already being read
+        n = int(found.split()[1])
         assert started == list(range(2, min(n + 2, 5))), (n, started)
-        seen.append((n, found))
-    assert seen == [(2, "batch 2"), (3, "batch 3"), (4, "batch 4")]
+        seen.append(found)
+    assert seen == ["batch 2", "batch 3", "batch 4"]
 
 
 async def test_closing_read_ahead_cancels_the_read_in_flight() -> None:
     cancelled = asyncio.Event()
 
-    async def read(n: int) -> int:
-        if n == 1:
-            try:
-                await asyncio.sleep(60)
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
-        return n
+    async def read() -> AsyncIterator[int]:
+        for n in range(3):
+            if n == 1:
+                try:
+                    await asyncio.sleep(60)
+                except asyncio.CancelledError:
+                    cancelled.set()
+                    raise
+            yield n
 
     handled = []
-    reads = read_ahead(read, range(3))
+    reads = read_ahead(read())
     async with contextlib.aclosing(reads):
-        async for n, _ in reads:
+        async for n in reads:
             handled.append(n)
             await asyncio.sleep(0.01)  # batch 1 is now being read
             break  # e.g. writing batch 0 failed

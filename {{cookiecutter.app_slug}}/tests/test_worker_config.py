@@ -113,7 +113,7 @@ async def test_versioned_worker_process_extracts_once_its_version_is_current(
             )
         finally:
             await worker.kill()
-    assert summary.counts.tables + summary.counts.views == catalog.counts["tables"] + catalog.counts["views"]
+    assert summary.counts["tables"] + summary.counts["views"] == catalog.counts["tables"] + catalog.counts["views"]
 
 
 async def make_current(address: str, namespace: str, name: str, build_id: str, within: float = 15) -> None:

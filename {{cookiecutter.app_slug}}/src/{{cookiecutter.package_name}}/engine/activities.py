@@ -1,61 +1,66 @@
 """Activities: the only code that touches the source, the sink and the state store.
 
-Each activity is idempotent. ``extract_slice`` reads its tables in batches
-(``batches.py``); after each batch it writes one part (deterministic name,
-written whole or not at all, see ``sink.py``) and then records ``next_batch``
-in the state store, so a retried attempt resumes after the last finished
-batch and at most one batch is redone. Output goes to this worker's own
-``OUTPUT_URL``; with several workers it must be a store they all share.
+ENGINE. Each activity is idempotent:
+
+- ``plan`` asks the source what there is, cuts it into slices of stable
+  names (``plan.py``) and stores each slice's ``Work`` in the state store
+  under the plan's fingerprint; a rerun of the same workflow id with the same
+  plan resumes, a changed plan starts clean;
+- ``extract_slice`` reads its work page by page (``Source.read``); after each
+  page it writes one part (deterministic name, written whole or not at all,
+  see ``sink.py``) and then checkpoints the source's cursor, so a retried
+  attempt resumes after the last written page and at most one page is redone;
+- ``finalize`` checks every slice finished and writes the manifest last.
+
+Output goes to this worker's own ``OUTPUT_URL``; with several workers it must
+be a store they all share.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from pathlib import Path
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ..runtime import metrics
 from ..runtime.config import Settings
 from ..runtime.logs import log_context
-from ..runtime.secrets import SourceConfigError, resolve_source_url
-from ..sources import records
-from ..sources.readers import select_reader
-from ..sources.sql import CatalogReader
+from ..runtime.secrets import SourceConfigError, resolve_source_dsn
+from ..sources.base import Page, Source, Work
+from ..sources.registry import open_source
 from . import sink
-from .batches import Batch, plan_batches
 from .errors import permanent, sink_errors, source_errors
 from .heartbeat import auto_heartbeater, record_progress
 from .models import (
     EXTRACT_SLICE,
     FINALIZE,
-    PREFLIGHT,
-    BatchCheckpoint,
-    Counts,
-    ExtractionRequest,
+    PLAN,
+    Checkpoint,
     ExtractionSummary,
     FinalizeInput,
-    PreflightResult,
+    PlanResult,
+    RunContext,
     SliceResult,
     SliceTask,
+    Words,
+    add_counts,
 )
+from .plan import fingerprint, plan_slices, slice_refs
 from .sink import RunOutput, Sink
-from .state import StateStore
+from .state import StateStore, VersionConflict
 
 T = TypeVar("T")
 
 
 class ExtractorActivities:
-    """Activity implementations sharing one worker's engines and state store."""
+    """Activity implementations sharing one worker's sources and state store."""
 
     def __init__(
         self, settings: Settings, state: StateStore, env: Mapping[str, str] | None = None,
@@ -65,55 +70,84 @@ class ExtractorActivities:
         self._state = state
         self._env = os.environ if env is None else env
         self._sink = sink or Sink.from_setting(settings.output_url, settings.secrets_dir)
-        self._engines: dict[str, AsyncEngine] = {}
+        self._sources: dict[tuple[str, str, str | None], Source] = {}
 
     def output(self, source: str, workflow_id: str) -> RunOutput:
         """Where this run's objects go, under this worker's ``OUTPUT_URL``."""
         return self._sink.run(source, workflow_id)
 
     async def close(self) -> None:
-        for engine in self._engines.values():
-            await engine.dispose()
-        self._engines.clear()
+        for source in self._sources.values():
+            await source.close()
+        self._sources.clear()
 
-    def reader(self, source: str) -> CatalogReader:
-        """Catalog reader for ``source``; engines are pooled per worker."""
+    def source(self, name: str) -> Source:
+        """The source called ``name``; built once per DSN, so its connections are pooled per worker."""
         try:
-            url = resolve_source_url(source, self._env, self._settings.secrets_dir)
+            dsn, password = resolve_source_dsn(name, self._env, self._settings.secrets_dir)
+            key = (name, dsn, password)
+            if key not in self._sources:
+                self._sources[key] = open_source(name, dsn, password, self._settings)
         except SourceConfigError as exc:
             raise permanent("SourceConfigError", str(exc)) from None
-        cache_key = url.render_as_string(hide_password=False)
-        engine = self._engines.get(cache_key)
-        if engine is None:
-            engine = create_async_engine(url, pool_pre_ping=True)
-            self._engines[cache_key] = engine
-        return select_reader(engine, database_label(url), self._settings.catalog_reader)
+        return self._sources[key]
 
-    @activity.defn(name=PREFLIGHT)
+    @activity.defn(name=PLAN)
     @auto_heartbeater
     @metrics.count_errors
-    async def preflight(self, request: ExtractionRequest) -> PreflightResult:
-        """Check reachability and permissions, then list the schemas to extract."""
+    async def plan(self, run: RunContext) -> PlanResult:
+        """Check the source and the output, list what to read, and store the slices by name."""
+        request = run.request
         pattern = compile_pattern(request.schema_pattern)
-        reader = self.reader(request.source)
+        source = self.source(request.source)
         with source_errors(request.source):
-            schemas = await reader.list_schemas(pattern)
-            version = await reader.server_version()
-            await check_schema_usage(reader, request.source, [s.name for s in schemas])
+            info = await source.describe()
+            groups = await source.plan(pattern)
         with sink_errors():  # a missing bucket or bad credentials fail the run now, not after the reading
-            info = activity.info()
-            await self.output(request.source, info.workflow_id or info.activity_id).check_writable()
-        activity.logger.info("preflight found %d schemas", len(schemas))
-        return checked_size(PreflightResult(
-            database=reader.database, dialect=reader.dialect, server_version=version, schemas=schemas
+            await self.output(request.source, run.workflow_id).check_writable()
+        works = plan_slices(groups, request.slice_size)
+        planned = run.model_copy(update={"fingerprint": fingerprint(request, works)})
+        resumed, replanned = await self._adopt_plan(planned, works)
+        words = source.vocabulary
+        result = checked_size(PlanResult(
+            info=info, fingerprint=planned.fingerprint, slices=slice_refs(works), groups=len(groups),
+            units=sum(len(g.items) for g in groups), resumed=resumed, replanned=replanned,
+            words=Words(group=words.group, groups=words.groups, unit=words.unit, units=words.units,
+                        kinds=list(words.kinds)),
         ))
+        level = logging.WARNING if replanned else logging.INFO
+        activity.logger.log(level, "planned %d %s, %d %s in %d slices%s", result.groups, words.groups,
+                            result.units, words.units, len(works), plan_note(resumed, replanned))
+        return result
+
+    async def _adopt_plan(self, run: RunContext, works: list[Work]) -> tuple[bool, bool]:
+        """Store the plan's slices; keep an earlier run's checkpoints only if its plan was the same.
+
+        Returns ``(resumed, replanned)``: an unfinished earlier run with this
+        plan is resumed; one with another plan, or a finished one, is wiped.
+        """
+        key = f"run|{run.run_key}"
+        entry = await self._state.get(key)
+        before = entry.value if entry else None
+        same = before is not None and before["fingerprint"] == run.fingerprint and not before.get("finished")
+        if before is not None and not same:
+            await self._state.delete_prefix(f"plan|{run.run_key}|")
+            await self._state.delete_prefix(f"ckpt|{run.run_key}|")
+        for number, work in enumerate(works):
+            with contextlib.suppress(VersionConflict):  # a retried plan, or the same plan again: same bytes
+                await self._state.put(slice_key("plan", run, number), work.model_dump(mode="json"), 0)
+        record = {"workflow_id": run.workflow_id, "fingerprint": run.fingerprint, "finished": False}
+        if before != record:
+            await self._state.put(key, record, entry.version if entry else 0)
+        resumed = same and bool(await self._state.scan(f"ckpt|{run.plan_key}|"))
+        return resumed, before is not None and before["fingerprint"] != run.fingerprint
 
     @activity.defn(name=EXTRACT_SLICE)
     @auto_heartbeater
     @metrics.count_errors
     async def extract_slice(self, task: SliceTask) -> SliceResult:
-        """Extract one slice (tables of one or more schemas), resuming from its checkpoint."""
-        with log_context(schema=task.slice.schemas[0], slice=task.slice.index):
+        """Extract one slice, resuming from its checkpoint."""
+        with log_context(schema=task.slice.groups[0] if task.slice.groups else "", slice=task.slice.index):
             try:
                 return await self._extract_slice(task)
             except asyncio.CancelledError:
@@ -121,77 +155,82 @@ class ExtractorActivities:
                 raise
 
     async def _extract_slice(self, task: SliceTask) -> SliceResult:
-        request, ref = task.run.request, task.slice
-        key = checkpoint_key(task.run.run_key, ref.index)
+        run, ref = task.run, task.slice
+        planned = await self._state.get(slice_key("plan", run, ref.index))
+        if planned is None:
+            raise ApplicationError(f"slice {ref.index} of plan {run.fingerprint[:16]} is not in the state store")
+        work = Work.model_validate(planned.value)
+        key = slice_key("ckpt", run, ref.index)
         entry = await self._state.get(key)
-        checkpoint = BatchCheckpoint.model_validate(entry.value) if entry else BatchCheckpoint()
+        checkpoint = Checkpoint.model_validate(entry.value) if entry else Checkpoint(run_id=run.run_id)
         version = entry.version if entry else 0
-        resumed_from = checkpoint.next_batch
-        reader = self.reader(request.source)
-        with source_errors(request.source):
-            listing = await reader.tables_by_schema(ref.schemas)
-        batches = plan_batches(ref, listing, request.batch_size)
-        total = sum(b.tables for b in batches)
-        output = self.output(request.source, task.run.workflow_id)
-        if checkpoint.next_batch < len(batches):
-            # Count each start before reading, so a batch a dead worker was on shows up as redone.
-            checkpoint = checkpoint.started(checkpoint.next_batch, len(batches))
-            version = await self._state.put(key, checkpoint.model_dump(), version)
-        batches_read = read_ahead(lambda n: self._read_batch(reader, task, n, batches[n]),
-                                  range(checkpoint.next_batch, len(batches)))
-        async with contextlib.aclosing(batches_read):
-            async for number, found in batches_read:
-                with sink_errors():
-                    part = await output.write_part(sink.part_name(ref.index, number), found)
-                counts = sink.count(found)
-                checkpoint = checkpoint.finished(part, counts)
-                if number + 1 < len(batches):  # one write records this batch done and the next one started
-                    checkpoint = checkpoint.started(number + 1, len(batches))
-                version = await self._state.put(key, checkpoint.model_dump(), version)
-                metrics.record_batch(counts)
-                done = checkpoint.counts.tables + checkpoint.counts.views
-                record_progress(progress_details(ref.index, batches[number].label, number + 1, len(batches),
-                                                 done, total))
-                activity.logger.debug("batch %d/%d written: %s", number + 1, len(batches), part.path)
-        activity.logger.info("slice done: %d tables of %d schema(s) in %d batches (resumed at batch %d)",
-                             checkpoint.counts.tables + checkpoint.counts.views, len(ref.schemas),
-                             len(batches), resumed_from)
-        return SliceResult(slice=ref, counts=checkpoint.counts, batches=len(batches),
-                           resumed_from_batch=resumed_from, redone_batches=checkpoint.redone)
-
-    async def _read_batch(
-        self, reader: CatalogReader, task: SliceTask, number: int, batch: Batch
-    ) -> list[records.Record]:
-        """The batch's records, plus the records of the schemas it starts."""
-        with log_context(schema=batch.label), source_errors(task.run.request.source):
-            found = await reader.read_batch(batch.groups)
-        found.extend(records.schema(reader.database, name) for name in batch.new_schemas)
-        return found
+        if entry is not None and checkpoint.run_id != run.run_id:  # an earlier run wrote it: keep, and say so
+            checkpoint = checkpoint.taken_over(run.run_id)
+            version = await self._state.put(key, checkpoint.model_dump(mode="json"), version)
+        resumed_from = len(checkpoint.parts)
+        source = self.source(run.request.source)
+        words = source.vocabulary
+        output = self.output(run.request.source, run.workflow_id)
+        if not checkpoint.done:
+            # Count each start before reading, so a page a dead worker was on shows up as redone.
+            checkpoint = checkpoint.started(len(checkpoint.parts))
+            version = await self._state.put(key, checkpoint.model_dump(mode="json"), version)
+            pages = read_ahead(source.read(work, checkpoint.cursor, run.request.batch_size))
+            async with contextlib.aclosing(pages):
+                while True:
+                    with source_errors(run.request.source):
+                        page = await anext(pages, None)
+                    if page is None:
+                        break
+                    number = len(checkpoint.parts)
+                    with sink_errors():
+                        part = await output.write_part(sink.part_name(ref.index, number), page.records)
+                    counts = source.tally(page.records)
+                    checkpoint = checkpoint.finished(part, page, counts)
+                    if not checkpoint.done:  # one write records this page done and the next one started
+                        checkpoint = checkpoint.started(number + 1)
+                    version = await self._state.put(key, checkpoint.model_dump(mode="json"), version)
+                    metrics.record_page(counts, page.units)
+                    record_progress(progress_details(ref.index, page, number + 1, checkpoint.units, ref.units,
+                                                     words.units))
+                    activity.logger.debug("page %d written: %s", number + 1, part.path)
+            if not checkpoint.done:  # a source whose read() yields nothing at all
+                checkpoint = checkpoint.model_copy(update={"done": True})
+                version = await self._state.put(key, checkpoint.model_dump(mode="json"), version)
+        activity.logger.info("slice done: %d %s in %d pages (resumed at page %d)", checkpoint.units, words.units,
+                             len(checkpoint.parts), resumed_from)
+        return SliceResult(slice=ref, counts=checkpoint.counts, units=checkpoint.units, pages=len(checkpoint.parts),
+                           resumed_from_page=resumed_from, redone_pages=checkpoint.redone)
 
     @activity.defn(name=FINALIZE)
     @auto_heartbeater
     @metrics.count_errors
     async def finalize(self, inp: FinalizeInput) -> ExtractionSummary:
-        """Check every slice finished, then write the manifest (counts + checksums)."""
-        run, pre = inp.run, inp.preflight
-        entries = await self._state.scan(run.run_key + "|")
-        checkpoints = [BatchCheckpoint.model_validate(e.value) for e in entries.values()]
-        unfinished = [k for k, c in zip(entries, checkpoints, strict=True) if c.next_batch < c.batches]
-        if len(checkpoints) != inp.expected_slices or unfinished:
+        """Check every slice finished, then write the manifest (counts, checksums, vanished names)."""
+        run, plan = inp.run, inp.plan
+        entries = await self._state.scan(f"ckpt|{run.plan_key}|")
+        checkpoints = [Checkpoint.model_validate(e.value) for e in entries.values()]
+        unfinished = [k for k, c in zip(entries, checkpoints, strict=True) if not c.done]
+        if len(checkpoints) != len(plan.slices) or unfinished:
             raise ApplicationError(
-                f"{len(checkpoints)}/{inp.expected_slices} slices checkpointed, "
+                f"{len(checkpoints)}/{len(plan.slices)} slices checkpointed, "
                 f"{len(unfinished)} unfinished; refusing to write an incomplete manifest"
             )
         output = self.output(run.request.source, run.workflow_id)
+        info = plan.info
         with sink_errors():
-            db_part = await output.write_part(f"{sink.PARTS_DIR}/_database.jsonl",
-                                              [records.database(pre.database, pre.dialect, pre.server_version)])
-        parts = [db_part, *(p for c in checkpoints for p in c.parts)]
-        counts = sum((c.counts for c in checkpoints), Counts())
+            head = await output.write_part(f"{sink.PARTS_DIR}/_source.jsonl", info.records)
+        parts = [head, *(p for c in checkpoints for p in c.parts)]
+        counts = {kind: 0 for kind in plan.words.kinds} | add_counts(*(c.counts for c in checkpoints))
+        vanished: dict[str, list[str]] = {}
+        for group, item in sorted({tuple(v) for c in checkpoints for v in c.vanished}):
+            vanished.setdefault(group, []).append(item)
+        resumed = sum(c.resumed for c in checkpoints)
         manifest = {
-            "format_version": 1, "workflow_id": run.workflow_id, "source": run.request.source,
-            "database": pre.database, "dialect": pre.dialect, "server_version": pre.server_version,
-            "schema_pattern": run.request.schema_pattern, "counts": counts.model_dump(),
+            "format_version": 2, "workflow_id": run.workflow_id, "source": run.request.source,
+            "database": info.name, "dialect": info.system, "server_version": info.version,
+            "schema_pattern": run.request.schema_pattern, "counts": counts,
+            "plan_fingerprint": plan.fingerprint, "resumed_batches": resumed, "vanished": vanished,
             "parts": sorted((p.model_dump() for p in parts), key=lambda p: p["path"]),
         }
         with sink_errors():
@@ -199,85 +238,79 @@ class ExtractorActivities:
             url = await output.write_manifest(manifest)
         if pruned:
             activity.logger.info("removed %d stray object(s) from %s, e.g. %s", len(pruned), output.url(), pruned[0])
-        return ExtractionSummary(workflow_id=run.workflow_id, database=pre.database,
-                                 dialect=pre.dialect, manifest=url, counts=counts,
-                                 parts=len(parts))
+        if vanished:
+            activity.logger.warning("%d planned %s vanished before they were read; the manifest lists them",
+                                    sum(map(len, vanished.values())), plan.words.units)
+        await self._finish(run)
+        return ExtractionSummary(workflow_id=run.workflow_id, database=info.name, dialect=info.system,
+                                 manifest=url, counts=counts, kinds=plan.words.kinds, parts=len(parts),
+                                 resumed_batches=resumed, vanished=sum(map(len, vanished.values())))
+
+    async def _finish(self, run: RunContext) -> None:
+        """Mark the run finished: a rerun of this workflow id extracts afresh instead of resuming."""
+        key = f"run|{run.run_key}"
+        entry = await self._state.get(key)
+        if entry is not None and entry.value["fingerprint"] == run.fingerprint and not entry.value.get("finished"):
+            await self._state.put(key, {**entry.value, "finished": True}, entry.version)
 
 
-_PG_NO_USAGE = text(
-    "SELECT current_user, coalesce(array_agg(nspname ORDER BY nspname), '{}') FROM pg_catalog.pg_namespace "
-    "WHERE nspname = ANY(:names) AND NOT has_schema_privilege(oid, 'USAGE')"
-)
+def slice_key(kind: str, run: RunContext, index: int) -> str:
+    """State-store key of one slice's planned work (``plan``) or checkpoint (``ckpt``)."""
+    return f"{kind}|{run.plan_key}|{index:05d}"
 
 
-async def check_schema_usage(reader: CatalogReader, source: str, schemas: list[str]) -> None:
-    """Fail fast on PostgreSQL schemas the user may not use.
-
-    PostgreSQL lists every schema, but ``information_schema`` and every
-    consumer of the output hide objects without USAGE; extracting them
-    would silently disagree with what the user can see.
-    """
-    if reader.dialect != "postgresql" or not schemas:
-        return
-    async with reader.engine.connect() as conn:
-        user, denied = (await conn.execute(_PG_NO_USAGE, {"names": schemas})).one()
-    if denied:
-        grants = "; ".join(f'GRANT USAGE ON SCHEMA "{name}" TO "{user}"' for name in denied[:3])
-        raise permanent(
-            "SourcePermissionError",
-            f"source {source!r}: user {user!r} lacks USAGE on schema(s) {', '.join(map(repr, denied))}; "
-            f"run {grants}, or exclude them with --schemas",
-        )
+def plan_note(resumed: bool, replanned: bool) -> str:
+    if resumed:
+        return "; resuming an earlier run of this workflow id with the same plan"
+    if replanned:
+        return "; an earlier run of this workflow id had another plan: starting clean"
+    return ""
 
 
 MAX_PREFLIGHT_BYTES = 150_000  # Temporal warns at 256 KB per payload; the parent carries this twice
 
 
-def checked_size(result: PreflightResult) -> PreflightResult:
-    """Refuse a schema list too large to travel through Temporal, with the fix in the message."""
+def checked_size(result: PlanResult) -> PlanResult:
+    """Refuse a plan too large to travel through Temporal, with the fix in the message."""
     size = len(result.model_dump_json())
     if size > MAX_PREFLIGHT_BYTES:
         raise permanent(
             "InvalidRequest",
-            f"{len(result.schemas)} schemas match: their list is {size // 1024} KB, over the "
+            f"{result.groups} {result.words.groups} match: the plan is {size // 1024} KB, over the "
             f"{MAX_PREFLIGHT_BYTES // 1000} KB payload budget; narrow --schemas and split the catalog "
             "into several runs (e.g. one per schema-name prefix)",
         )
     return result
 
 
-async def read_ahead(
-    read: Callable[[int], Awaitable[T]], numbers: range
-) -> AsyncGenerator[tuple[int, T], None]:
-    """Yield ``(n, read(n))`` in order while ``read(n + 1)`` already runs.
+async def read_ahead(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """Yield what ``items`` yields, while its next item is already being read.
 
-    The source answers the next batch's queries while this one is written
-    and checkpointed. Reading has no side effects, so a read-ahead lost to a
+    The source answers the next page's queries while this one is written and
+    checkpointed. Reading has no side effects, so a read-ahead lost to a
     crash or cancellation costs nothing; close the generator to stop it.
     """
-    pending: asyncio.Future[T] | None = None
+    done = object()
+    pending: asyncio.Future[Any] = asyncio.ensure_future(anext(items, done))
     try:
-        for n in numbers:
-            current, pending = pending or asyncio.ensure_future(read(n)), None
-            result = await current
-            if n + 1 in numbers:
-                pending = asyncio.ensure_future(read(n + 1))
-            yield n, result
+        while (item := await pending) is not done:
+            pending = asyncio.ensure_future(anext(items, done))
+            yield item
     finally:
-        if pending is not None:
+        if not pending.done():
             pending.cancel()
             await asyncio.wait([pending])
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
-def progress_details(slice_index: int, label: str, batch: int, batches: int, done: int, total: int) -> dict[str, Any]:
+def progress_details(slice_index: int, page: Page, number: int, done: int, total: int, units: str) -> dict[str, Any]:
     """Heartbeat details: a readable status for the Temporal UI, and the same as fields."""
-    return {"status": f"slice {slice_index} ({label}): batch {batch}/{batches}, {done}/{total} tables",
-            "schema": label, "slice": slice_index, "batch": batch, "batches": batches,
+    of = f"/{page.pages}" if page.pages else ""
+    return {"status": f"slice {slice_index} ({page.label}): page {number}{of}, {done}/{total} {units}",
+            "schema": page.label, "slice": slice_index, "batch": number, "batches": page.pages,
             "tables": done, "tables_in_slice": total}
-
-
-def checkpoint_key(run_key: str, slice_index: int) -> str:
-    return f"{run_key}|{slice_index:05d}"
 
 
 def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
@@ -290,8 +323,3 @@ def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
         raise permanent("InvalidRequest", message) from None
 
 
-def database_label(url: URL) -> str:
-    """Name used as the first part of every qualified name."""
-    if url.get_backend_name() == "sqlite":
-        return Path(url.database or "memory").stem or "memory"
-    return url.database or url.host or "default"

@@ -6,27 +6,17 @@ catalog records go to the sink, credentials stay on the worker.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-PREFLIGHT = "preflight"
+from ..sources.base import Page, SourceInfo
+
+PLAN = "plan"
 EXTRACT_SLICE = "extract_slice"
 FINALIZE = "finalize"
-
-ENTITY_KINDS = (
-    "database",
-    "schema",
-    "table",
-    "column",
-    "primary_key",
-    "foreign_key",
-    "unique_constraint",
-    "index",
-)
-VIEW_KINDS = frozenset({"view", "materialized_view"})
-
 
 class ActivityTuning(BaseModel):
     """Timeouts and retries for every activity of a run."""
@@ -73,58 +63,63 @@ class ExtractionRequest(BaseModel):
     tuning: ActivityTuning = ActivityTuning()
 
 
-class SchemaInfo(BaseModel):
-    name: str
-    tables: int
-
-
-class PreflightResult(BaseModel):
-    database: str
-    dialect: str
-    server_version: str
-    schemas: list[SchemaInfo]
-
-
 class RunContext(BaseModel):
-    """Identity of one workflow run; activities derive keys and paths from it."""
+    """Identity of one workflow run and of its plan; activities derive keys and paths from it.
+
+    Checkpoints are keyed by the workflow id and the plan's fingerprint, not by
+    the run id: a rerun of a failed, terminated or cancelled run with the same
+    workflow id and an unchanged plan resumes from what is already written.
+    """
 
     workflow_id: str
     run_id: str
     request: ExtractionRequest
+    fingerprint: str = ""
 
     @property
     def run_key(self) -> str:
-        """State-store prefix: a new run of the same workflow id starts afresh."""
-        return f"{self.workflow_id}:{self.run_id}"
+        """State-store key segment of the workflow id: fixed length, any id is safe in it."""
+        return hashlib.sha256(self.workflow_id.encode()).hexdigest()[:16]
 
-
-class TableRange(NamedTuple):
-    """Tables ``[start, stop)`` of one schema in name order; ``stop=None`` runs to its end."""
-
-    schema: str
-    start: int
-    stop: int | None
+    @property
+    def plan_key(self) -> str:
+        """Prefix of this plan's entries: ``<run_key>|<fingerprint>``."""
+        return f"{self.run_key}|{self.fingerprint[:16]}"
 
 
 class SliceRef(BaseModel):
-    """The unit of work of one activity: a run of tables in (schema, table name) order.
+    """One slice, as the workflows see it: its number, what it covers, and how big it is.
 
-    It starts at table ``start`` of ``schemas[0]`` and ends before table ``stop``
-    of ``schemas[-1]`` (``None``: at that schema's end); the schemas in between
-    are whole. Small schemas share a slice and big ones span several, so the
-    number of activities follows the table count, not the schema count. Only
-    names travel, which keeps the payload no bigger than the schema list.
+    Its ``Work`` (the exact names to read) sits in the state store under the
+    plan's key, so payloads stay small however many names a slice holds.
     """
 
     index: int
-    schemas: list[str]
-    start: int = 0
-    stop: int | None = None
+    groups: list[str]
+    units: int
 
-    def ranges(self) -> list[TableRange]:
-        last = len(self.schemas) - 1
-        return [TableRange(name, self.start if n == 0 else 0, self.stop if n == last else None)
-                for n, name in enumerate(self.schemas)]
+
+class PlanResult(BaseModel):
+    """What ``plan`` decided: the source, the slices, and whether this resumes an earlier run."""
+
+    info: SourceInfo
+    fingerprint: str
+    slices: list[SliceRef]
+    groups: int
+    units: int
+    words: Words
+    resumed: bool = False
+    replanned: bool = False  # an earlier run of this workflow id had another plan; started clean
+
+
+class Words(BaseModel):
+    """The source's vocabulary as plain data, for progress and the summary."""
+
+    group: str = "schema"
+    groups: str = "schemas"
+    unit: str = "table"
+    units: str = "tables"
+    kinds: list[str] = []
 
 
 class SliceTask(BaseModel):
@@ -132,42 +127,39 @@ class SliceTask(BaseModel):
     slice: SliceRef
 
 
-class Counts(BaseModel):
-    """Record counts per entity kind; views are counted apart from tables."""
+Counts = dict[str, int]
 
-    schemas: int = 0
-    tables: int = 0
-    views: int = 0
-    columns: int = 0
-    primary_keys: int = 0
-    foreign_keys: int = 0
-    unique_constraints: int = 0
-    indexes: int = 0
 
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(**{k: getattr(self, k) + getattr(other, k) for k in Counts.model_fields})
+def add_counts(*counts: Counts) -> Counts:
+    """Sum per-kind counts, keeping every key of any of them."""
+    total: Counts = {}
+    for one in counts:
+        for kind, n in one.items():
+            total[kind] = total.get(kind, 0) + n
+    return total
 
 
 class SlicesReport(BaseModel):
-    """A child's batched progress report to its parent: slices finished, and per schema."""
+    """A child's batched progress report to its parent: slices finished, and per group."""
 
     slices: int = 0
-    slices_by_schema: dict[str, int] = {}
-    tables: int = 0
+    slices_by_group: dict[str, int] = {}
+    units: int = 0
 
     def add(self, result: SliceResult) -> None:
         self.slices += 1
-        for schema in result.slice.schemas:
-            self.slices_by_schema[schema] = self.slices_by_schema.get(schema, 0) + 1
-        self.tables += result.counts.tables + result.counts.views
+        for group in result.slice.groups:
+            self.slices_by_group[group] = self.slices_by_group.get(group, 0) + 1
+        self.units += result.units
 
 
 class SliceResult(BaseModel):
     slice: SliceRef
     counts: Counts
-    batches: int
-    resumed_from_batch: int = 0
-    redone_batches: int = 0
+    units: int
+    pages: int
+    resumed_from_page: int = 0
+    redone_pages: int = 0
 
 
 class SlicesInput(BaseModel):
@@ -180,8 +172,7 @@ class SlicesInput(BaseModel):
 
 class FinalizeInput(BaseModel):
     run: RunContext
-    preflight: PreflightResult
-    expected_slices: int
+    plan: PlanResult
 
 
 class ExtractionSummary(BaseModel):
@@ -190,55 +181,77 @@ class ExtractionSummary(BaseModel):
     dialect: str
     manifest: str  # its URL: file:///... or s3://bucket/...
     counts: Counts
+    kinds: list[str] = []  # display order of ``counts``
     parts: int
+    resumed_batches: int = 0
+    vanished: int = 0
 
 
 class Progress(BaseModel):
     """Snapshot returned by the workflow's ``progress`` query.
 
-    ``started_at`` is when extraction (after preflight) began and ``updated_at``
+    ``started_at`` is when extraction (after planning) began and ``updated_at``
     the last change, both workflow time; clients derive rate and ETA from them.
+    ``words`` name the groups and units (schemas and tables for SQL).
     """
 
     stage: str = "starting"
-    schemas_total: int = 0
-    schemas_done: int = 0
+    words: Words = Words()
+    groups_total: int = 0
+    groups_done: int = 0
     slices_total: int = 0
     slices_done: int = 0
-    tables_total: int = 0
-    tables_done: int = 0
+    units_total: int = 0
+    units_done: int = 0
     started_at: datetime | None = None
     updated_at: datetime | None = None
 
 
-class BatchCheckpoint(BaseModel):
+class Checkpoint(BaseModel):
     """State-store value for one slice: where to resume and what was written.
 
-    ``extractions[n]`` counts how often batch ``n`` was started; a value above 1
-    means a worker died (or was cut off) while reading it and it was redone.
+    ``cursor`` is the source's resume point after the last written page
+    (``done`` once the last page is written). ``starts[n]`` counts how often
+    page ``n`` was started; above 1, a worker died (or was cut off) while
+    reading it and it was redone. ``run_id`` is the run that last wrote it:
+    a later run that finds pages here resumes them, and counts them in
+    ``resumed``.
     """
 
-    next_batch: int = 0
-    batches: int = 0
-    counts: Counts = Counts()
+    cursor: Any = None
+    done: bool = False
+    counts: Counts = {}
+    units: int = 0
     parts: list[PartRef] = []
-    extractions: list[int] = []
+    starts: list[int] = []
+    vanished: list[tuple[str, str]] = []
+    run_id: str = ""
+    resumed: int = 0
 
-    def started(self, number: int, batches: int) -> BatchCheckpoint:
-        """Checkpoint recording that batch ``number`` is being read (again)."""
-        extractions = [*self.extractions, *[0] * (batches - len(self.extractions))]
-        extractions[number] += 1
-        return self.model_copy(update={"batches": batches, "extractions": extractions})
+    def started(self, number: int) -> Checkpoint:
+        """Checkpoint recording that page ``number`` is being read (again)."""
+        starts = [*self.starts, *[0] * (number + 1 - len(self.starts))]
+        starts[number] += 1
+        return self.model_copy(update={"starts": starts})
 
-    def finished(self, part: PartRef, counts: Counts) -> BatchCheckpoint:
-        """Checkpoint after batch ``next_batch`` was written as ``part``."""
-        return self.model_copy(update={"next_batch": self.next_batch + 1, "counts": self.counts + counts,
-                                       "parts": [*self.parts, part]})
+    def finished(self, part: PartRef, page: Page, counts: Counts) -> Checkpoint:
+        """Checkpoint after a page was written as ``part``."""
+        return self.model_copy(update={
+            "cursor": page.cursor, "done": page.cursor is None, "counts": add_counts(self.counts, counts),
+            "units": self.units + page.units, "parts": [*self.parts, part],
+            "vanished": [*self.vanished, *page.vanished],
+        })
+
+    def taken_over(self, run_id: str) -> Checkpoint:
+        """This checkpoint as found by run ``run_id``: pages of an earlier run count as resumed."""
+        if self.run_id == run_id:
+            return self
+        return self.model_copy(update={"run_id": run_id, "resumed": self.resumed + len(self.parts)})
 
     @property
     def redone(self) -> int:
-        """Batches read more than once."""
-        return sum(1 for n in self.extractions if n > 1)
+        """Pages read more than once."""
+        return sum(1 for n in self.starts if n > 1)
 
 
 class PartRef(BaseModel):
@@ -247,4 +260,5 @@ class PartRef(BaseModel):
     sha256: str
 
 
-BatchCheckpoint.model_rebuild()
+Checkpoint.model_rebuild()
+PlanResult.model_rebuild()

@@ -30,18 +30,16 @@ import asyncio
 import hashlib
 import os
 import re
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from .models import VIEW_KINDS, Counts, PartRef
+from .models import PartRef
 
 if TYPE_CHECKING:
     from obstore.store import ObjectStore
@@ -62,7 +60,6 @@ _OS_ERROR = re.compile(r"\(os error (\d+)\)")
 _PERMANENT_ERRNO = {13: "permission denied", 17: "a file is in the way", 20: "a path component is a file, not a folder",
                     21: "a folder is in the way", 28: "the disk is full", 30: "the file system is read-only",
                     122: "the disk quota is exceeded"}
-_KIND = itemgetter("kind")
 _KIND_ORDER = {"database": 0, "schema": 1, "table": 2, "column": 3, "primary_key": 4,
                "foreign_key": 5, "unique_constraint": 6, "index": 7}
 
@@ -95,15 +92,6 @@ def encode(records: Iterable[dict[str, Any]]) -> bytes:
 def _encoded(records: Iterable[dict[str, Any]]) -> tuple[bytes, str]:
     data = encode(records)
     return data, hashlib.sha256(data).hexdigest()
-
-
-def count(records: Sequence[dict[str, Any]]) -> Counts:
-    """Per-kind counts; views and materialized views count as views."""
-    kinds = Counter(map(_KIND, records))
-    views = sum(1 for r in records if r["kind"] == "table" and r["table_type"] in VIEW_KINDS)
-    return Counts(schemas=kinds["schema"], tables=kinds["table"] - views, views=views, columns=kinds["column"],
-                  primary_keys=kinds["primary_key"], foreign_keys=kinds["foreign_key"],
-                  unique_constraints=kinds["unique_constraint"], indexes=kinds["index"])
 
 
 def normalize_url(raw: str, cwd: Path | None = None) -> str:

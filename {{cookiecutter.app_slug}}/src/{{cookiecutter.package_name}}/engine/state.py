@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, event, insert, select, update
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -96,14 +96,25 @@ class StateStore:
 
     async def scan(self, prefix: str) -> dict[str, Entry]:
         """All entries whose key starts with ``prefix``, by key."""
-        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(checkpoints.c.key, checkpoints.c.version, checkpoints.c.value)
-                .where(checkpoints.c.key.like(escaped + "%", escape="\\"))
+                .where(_starts_with(prefix))
                 .order_by(checkpoints.c.key)
             )
             return {r.key: Entry(r.version, json.loads(r.value)) for r in rows}
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every entry whose key starts with ``prefix``; returns how many went."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(checkpoints).where(_starts_with(prefix)))
+        return int(result.rowcount or 0)
+
+
+def _starts_with(prefix: str) -> Any:
+    """``key LIKE 'prefix%'`` with the prefix's own ``%``, ``_`` and ``\\`` taken literally."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return checkpoints.c.key.like(escaped + "%", escape="\\")
 
 
 async def _create_table(engine: AsyncEngine, attempts: int = 5) -> None:

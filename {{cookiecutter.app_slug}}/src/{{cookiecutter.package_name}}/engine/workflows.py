@@ -1,11 +1,12 @@
 """Workflows: deterministic orchestration only, no I/O.
 
-``ExtractionWorkflow`` (parent) runs ``preflight``, cuts the catalog into
-slices of at most ``slice_size`` tables (small schemas packed together, big
-ones split), fans them out to ``ExtractSlicesWorkflow`` children of at most
-``slices_per_child`` activities each (so no history grows past ~1,000
-activities), then runs ``finalize``. Only names, counts
-and references cross Temporal; the records themselves go to the sink.
+ENGINE. ``ExtractionWorkflow`` (parent) runs ``plan`` (which stores the
+slices' names in the state store), fans the slices out to
+``ExtractSlicesWorkflow`` children of at most ``slices_per_child`` activities
+each (so no history grows past ~1,000 activities), then runs ``finalize``.
+Only names, counts and references cross Temporal; the records themselves go
+to the sink. Changing these classes changes their histories: the replay
+tests (``tests/test_replay.py``) tell you when a change needs versioning.
 """
 
 from __future__ import annotations
@@ -26,21 +27,21 @@ with workflow.unsafe.imports_passed_through():
     from .models import (
         EXTRACT_SLICE,
         FINALIZE,
-        PREFLIGHT,
+        PLAN,
         ActivityTuning,
         Counts,
         ExtractionRequest,
         ExtractionSummary,
         FinalizeInput,
-        PreflightResult,
+        PlanResult,
         Progress,
         RunContext,
-        SchemaInfo,
         SliceRef,
         SliceResult,
         SlicesInput,
         SlicesReport,
         SliceTask,
+        add_counts,
     )
 
 SLICES_DONE_SIGNAL = "slices_done"
@@ -79,67 +80,30 @@ async def gather_all(aws: list[Awaitable[T]]) -> list[T]:
         raise
 
 
-def plan_slices(schemas: list[SchemaInfo], slice_size: int) -> list[SliceRef]:
-    """Cut the catalog, in schema order, into equal slices of at most ``slice_size`` tables.
-
-    Small schemas are packed together and big ones split, so a catalog of many
-    small schemas does not pay one activity per schema. Slices are evened out
-    (5,000 tables at 2,000 make 3 slices of ~1,667, not 2,000 + 2,000 + 1,000)
-    so parallel slices end together. An empty schema still sits in a slice,
-    which writes its schema record.
-    """
-    total = sum(s.tables for s in schemas)
-    count = max(-(-total // slice_size), 1)
-    size = max(-(-total // count), 1)
-    slices: list[SliceRef] = []
-    names: list[str] = []  # schemas of the slice being filled
-    start, room = 0, size
-    for schema in schemas:
-        done = 0  # tables of this schema already planned
-        while True:
-            if room == 0 and done < schema.tables:  # full, and tables are left: close it
-                stop = done if names[-1] == schema.name else None
-                slices.append(SliceRef(index=len(slices), schemas=names, start=start, stop=stop))
-                names, room = [], size
-            if not names:
-                start = done
-            if not names or names[-1] != schema.name:
-                names.append(schema.name)
-            take = min(room, schema.tables - done)
-            done, room = done + take, room - take
-            if done == schema.tables:
-                break
-    if names:
-        slices.append(SliceRef(index=len(slices), schemas=names, start=start))
-    return slices
-
-
 @workflow.defn
 class ExtractionWorkflow:
-    """Parent: preflight → children over slices → finalize."""
+    """Parent: plan → children over slices → finalize."""
 
     def __init__(self) -> None:
         self._progress = Progress()
-        self._open_slices: Counter[str] = Counter()  # schema -> slices not yet reported
+        self._open_slices: Counter[str] = Counter()  # group -> slices not yet reported
 
     @workflow.run
     async def run(self, request: ExtractionRequest) -> ExtractionSummary:
         info = workflow.info()
         run = RunContext(workflow_id=info.workflow_id, run_id=info.run_id, request=request)
         options = activity_options(request.tuning)
-        self._progress.stage = "preflight"
-        pre = await workflow.execute_activity(
-            PREFLIGHT, request, result_type=PreflightResult, **options
-        )
-        slices = plan_slices(pre.schemas, request.slice_size)
-        self._open_slices = Counter(name for s in slices for name in s.schemas)
+        self._progress.stage = "planning"
+        plan: PlanResult = await workflow.execute_activity(PLAN, run, result_type=PlanResult, **options)
+        run = run.model_copy(update={"fingerprint": plan.fingerprint})
+        slices = plan.slices
+        self._open_slices = Counter(name for s in slices for name in s.groups)
         self._progress = Progress(
-            stage="extracting", schemas_total=len(pre.schemas), slices_total=len(slices),
-            tables_total=sum(s.tables for s in pre.schemas),
-            started_at=workflow.now(), updated_at=workflow.now(),
+            stage="extracting", words=plan.words, groups_total=plan.groups, slices_total=len(slices),
+            units_total=plan.units, started_at=workflow.now(), updated_at=workflow.now(),
         )
-        workflow.logger.info("extracting %d schemas, %d tables in %d slices",
-                             len(pre.schemas), self._progress.tables_total, len(slices))
+        workflow.logger.info("extracting %d %s, %d %s in %d slices", plan.groups, plan.words.groups,
+                             plan.units, plan.words.units, len(slices))
         size = request.slices_per_child
         groups = [slices[i : i + size] for i in range(0, len(slices), size)]
         gate = asyncio.Semaphore(request.max_parallel_children)
@@ -163,7 +127,7 @@ class ExtractionWorkflow:
         self._progress.stage = "finalizing"
         summary: ExtractionSummary = await workflow.execute_activity(
             FINALIZE,
-            FinalizeInput(run=run, preflight=pre, expected_slices=len(slices)),
+            FinalizeInput(run=run, plan=plan),
             result_type=ExtractionSummary,
             **options,
         )
@@ -176,14 +140,14 @@ class ExtractionWorkflow:
     def slices_done(self, report: SlicesReport) -> None:
         """Children report finished slices (batched) so progress is live."""
         self._progress.slices_done += report.slices
-        self._progress.tables_done += report.tables
+        self._progress.units_done += report.units
         self._progress.updated_at = workflow.now()
-        for schema, done in report.slices_by_schema.items():
-            self._open_slices[schema] -= done
-            if self._open_slices[schema] <= 0:
-                del self._open_slices[schema]
-                self._progress.schemas_done += 1
-                workflow.logger.info("schema %s done", schema, extra={"schema": schema})
+        for group, done in report.slices_by_group.items():
+            self._open_slices[group] -= done
+            if self._open_slices[group] <= 0:
+                del self._open_slices[group]
+                self._progress.groups_done += 1
+                workflow.logger.info("%s %s done", self._progress.words.group, group, extra={"schema": group})
 
     @workflow.query
     def progress(self) -> Progress:
@@ -219,7 +183,7 @@ class ExtractSlicesWorkflow:
 
         counts = await gather_all([one(ref) for ref in inp.slices])
         await self._report(parent)
-        return sum(counts, Counts())
+        return add_counts(*counts)
 
     async def _report(self, parent: workflow.ExternalWorkflowHandle[Any]) -> None:
         """Send what finished since the last report, if anything, in one signal."""

@@ -9,21 +9,19 @@ publishes counters under exactly these names (no ``_total`` suffix).
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import ParamSpec, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from ..engine.models import Counts
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
-TABLES = "extractor_tables_extracted"
-COLUMNS = "extractor_columns_extracted"
-BATCHES = "extractor_batches_extracted"
+UNITS = "extractor_units_extracted"
+RECORDS = "extractor_records_extracted"
+PAGES = "extractor_pages_extracted"
 ERRORS = "extractor_activity_errors"
 
 
@@ -34,12 +32,14 @@ def metrics_runtime(port: int, host: str = "0.0.0.0") -> Runtime | None:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}")))
 
 
-def record_batch(counts: Counts) -> None:
-    """Count one written batch and what it held (tables include views)."""
+def record_page(counts: Mapping[str, int], units: int) -> None:
+    """Count one written page, its units (tables, for SQL) and its records by kind."""
     meter = activity.metric_meter()
-    meter.create_counter(BATCHES, "Batches of tables written to the sink").add(1)
-    meter.create_counter(TABLES, "Tables and views extracted").add(counts.tables + counts.views)
-    meter.create_counter(COLUMNS, "Columns extracted").add(counts.columns)
+    meter.create_counter(PAGES, "Pages (batches) written to the sink").add(1)
+    meter.create_counter(UNITS, "Units extracted: tables and views of a SQL source").add(units)
+    records = meter.create_counter(RECORDS, "Records extracted, by kind")
+    for kind, n in counts.items():
+        records.add(n, {"kind": kind})
 
 
 def record_error(exc: BaseException) -> None:

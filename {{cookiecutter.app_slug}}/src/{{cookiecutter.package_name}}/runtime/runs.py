@@ -61,42 +61,52 @@ def get_handle(client: Client, workflow_id: str) -> RunHandle:
 
 
 def rate_and_eta(snap: RunProgress, now: datetime) -> tuple[float | None, timedelta | None]:
-    """Tables per second since extraction began, and the time left at that pace."""
-    if snap.started_at is None or snap.tables_done == 0:
+    """Units (tables) per second since extraction began, and the time left at that pace."""
+    if snap.started_at is None or snap.units_done == 0:
         return None, None
     end = snap.updated_at if snap.stage == "done" and snap.updated_at else now
     elapsed = (end - snap.started_at).total_seconds()
     if elapsed <= 0:
         return None, None
-    rate = snap.tables_done / elapsed
-    return rate, timedelta(seconds=round(max(snap.tables_total - snap.tables_done, 0) / rate))
+    rate = snap.units_done / elapsed
+    if not snap.units_total:
+        return rate, None
+    return rate, timedelta(seconds=round(max(snap.units_total - snap.units_done, 0) / rate))
 
 
 def describe(snap: RunProgress, now: datetime) -> str:
     """The snapshot as one line, for logs and non-interactive terminals."""
+    words = snap.words
+    return (f"{snap.stage}: {words.groups} {snap.groups_done}/{snap.groups_total}, "
+            f"{words.units} {snap.units_done}/{snap.units_total}, slices {snap.slices_done}/{snap.slices_total}"
+            f"{pace_text(snap, now, lead=', ', sep=', ')}")
+
+
+def pace_text(snap: RunProgress, now: datetime, lead: str = "", sep: str = "  ") -> str:
+    """``12.5 tables/s  ETA 0:00:04``, or nothing before the first unit is done."""
     rate, eta = rate_and_eta(snap, now)
-    pace = f", {rate:.1f} tables/s, ETA {eta}" if rate is not None else ""
-    return (f"{snap.stage}: schemas {snap.schemas_done}/{snap.schemas_total}, "
-            f"tables {snap.tables_done}/{snap.tables_total}, slices {snap.slices_done}/{snap.slices_total}{pace}")
+    if rate is None:
+        return ""
+    return f"{lead}{rate:.1f} {snap.words.units}/s" + (f"{sep}ETA {eta}" if eta is not None else "")
 
 
 class ProgressView:
-    """Bars for schemas and tables with rate and ETA, fed with ``Progress`` snapshots."""
+    """Bars for groups and units (schemas and tables) with rate and ETA, fed with ``Progress`` snapshots."""
 
     def __init__(self, console: Console) -> None:
         self.bars = Progress(
             TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"), console=console, transient=False,
         )
-        self._schemas = self.bars.add_task("schemas", total=None, detail="")
-        self._tables = self.bars.add_task("tables", total=None, detail="")
+        self._groups = self.bars.add_task("", total=None, detail="")
+        self._units = self.bars.add_task("", total=None, detail="")
 
     def update(self, snap: RunProgress, now: datetime) -> None:
-        rate, eta = rate_and_eta(snap, now)
-        pace = f"{rate:.1f} tables/s  ETA {eta}" if rate is not None else ""
-        self.bars.update(self._schemas, total=snap.schemas_total or None, completed=snap.schemas_done,
-                         detail=snap.stage)
-        self.bars.update(self._tables, total=snap.tables_total or None, completed=snap.tables_done, detail=pace)
+        words = snap.words
+        self.bars.update(self._groups, description=words.groups, total=snap.groups_total or None,
+                         completed=snap.groups_done, detail=snap.stage)
+        self.bars.update(self._units, description=words.units, total=snap.units_total or None,
+                         completed=snap.units_done, detail=pace_text(snap, now))
 
 
 async def snapshot(handle: RunHandle) -> RunProgress | None:
@@ -177,10 +187,15 @@ async def cancel(handle: RunHandle, wait: timedelta | None) -> WorkflowExecution
 
 
 def render_summary(summary: ExtractionSummary, console: Console) -> None:
-    table = Table(title=f"{summary.dialect} database {summary.database!r}")
+    table = Table(title=f"{summary.dialect} {summary.database!r}")
     table.add_column("entity")
     table.add_column("count", justify="right")
-    for name, value in summary.counts.model_dump().items():
-        table.add_row(name, str(value))
+    order = summary.kinds + sorted(set(summary.counts) - set(summary.kinds))
+    for name in order:
+        table.add_row(name, str(summary.counts.get(name, 0)))
     console.print(table)
+    if summary.resumed_batches:
+        console.print(f"resumed: {summary.resumed_batches} batch(es) kept from an earlier run of this workflow id")
+    if summary.vanished:
+        console.print(f"vanished: {summary.vanished} planned object(s) were gone when read; the manifest lists them")
     console.print(f"manifest: {summary.manifest}", soft_wrap=True)

@@ -39,8 +39,11 @@ def env_key(source: str, suffix: str = "DSN") -> str:
     return f"SOURCE_{source.upper()}_{suffix}"
 
 
-def resolve_source_url(source: str, env: Mapping[str, str], secrets_dir: Path) -> URL:
-    """Return the async SQLAlchemy URL for ``source``; raise a clear error if unset."""
+def resolve_source_dsn(source: str, env: Mapping[str, str], secrets_dir: Path) -> tuple[str, str | None]:
+    """``source``'s DSN and its separate password, if any; raise a clear error if unset.
+
+    Plain strings: which library parses the DSN is the source's business.
+    """
     key = env_key(source)
     raw = _lookup(key, env, secrets_dir)
     if raw is None:
@@ -48,6 +51,17 @@ def resolve_source_url(source: str, env: Mapping[str, str], secrets_dir: Path) -
             f"source {source!r} is not configured on this worker: "
             f"set {key} or create the file {secrets_dir / key}"
         )
+    return raw, _lookup(env_key(source, "PASSWORD"), env, secrets_dir)
+
+
+def resolve_source_url(source: str, env: Mapping[str, str], secrets_dir: Path) -> URL:
+    """The async SQLAlchemy URL of a SQL ``source``, its password injected."""
+    raw, password = resolve_source_dsn(source, env, secrets_dir)
+    return sql_url(env_key(source), raw, password)
+
+
+def sql_url(key: str, raw: str, password: str | None) -> URL:
+    """Parse a database DSN (named by the setting ``key`` in errors) into an async SQLAlchemy URL."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -57,7 +71,6 @@ def resolve_source_url(source: str, env: Mapping[str, str], secrets_dir: Path) -
         raise SourceConfigError(
             f"{key} is not a valid database URL; expected dialect://user@host:port/database"
         ) from None
-    password = _lookup(env_key(source, "PASSWORD"), env, secrets_dir)
     if password is not None:
         url = url.set(password=password)
     return to_async_url(url)

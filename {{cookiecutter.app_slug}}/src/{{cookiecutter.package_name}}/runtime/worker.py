@@ -80,7 +80,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[ExtractionWorkflow, ExtractSlicesWorkflow],
-        activities=[activities.preflight, activities.extract_slice, activities.finalize],
+        activities=[activities.plan, activities.extract_slice, activities.finalize],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),

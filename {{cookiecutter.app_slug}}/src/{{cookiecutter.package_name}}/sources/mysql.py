@@ -39,9 +39,8 @@ from sqlalchemy.dialects.mysql.base import MySQLDialect
 from sqlalchemy.dialects.mysql.reflection import ReflectedState
 from sqlalchemy.types import NullType
 
-from ..engine.models import SchemaInfo
 from . import records
-from .sql import SYSTEM_SCHEMAS, CatalogReader, SchemaTables, TableRef, type_name
+from .sql import SYSTEM_SCHEMAS, CatalogReader, SchemaInfo, SchemaTables, TableRef, type_name
 
 _KINDS = {"BASE TABLE": "table", "SYSTEM VERSIONED": "table", "VIEW": "view"}
 _FK_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})  # RESTRICT / NO ACTION: the default

@@ -31,9 +31,8 @@ from typing import Any
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.types import NullType
 
-from ..engine.models import SchemaInfo
 from . import records
-from .sql import _PG_KINDS, SYSTEM_SCHEMAS, CatalogReader, SchemaTables, TableRef, read_groups, type_name
+from .sql import _PG_KINDS, SYSTEM_SCHEMAS, CatalogReader, SchemaInfo, SchemaTables, TableRef, read_groups, type_name
 
 _SCHEMAS = """
 SELECT n.nspname, count(c.oid)

@@ -6,6 +6,9 @@ escape hatch if a fast path ever disagrees with a server.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .sql import CatalogReader
@@ -27,3 +30,10 @@ def select_reader(engine: AsyncEngine, database: str, mode: str = "auto") -> Cat
 
         return MySQLCatalogReader(engine, database)
     return CatalogReader(engine, database)
+
+
+def database_label(url: URL) -> str:
+    """Name used as the first part of every qualified name."""
+    if url.get_backend_name() == "sqlite":
+        return Path(url.database or "memory").stem or "memory"
+    return url.database or url.host or "default"

@@ -24,7 +24,6 @@ from sqlalchemy.engine.reflection import ObjectKind, ObjectScope
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeEngine
 
-from ..engine.models import SchemaInfo
 from . import records
 
 SYSTEM_SCHEMAS = frozenset(
@@ -36,6 +35,12 @@ _PG_TABLES = text(
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
 )
+
+
+@dataclass(frozen=True)
+class SchemaInfo:
+    name: str
+    tables: int
 
 
 @dataclass(frozen=True, order=True)
