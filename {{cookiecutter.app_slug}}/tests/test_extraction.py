@@ -16,27 +16,41 @@ from {{ cookiecutter.package_name }}.sources.records import qualify
 
 from .catalogs import (
     Catalog,
-    postgres_catalog,
+    mysql_catalog,  # variant: source=mysql
+    postgres_catalog,  # variant: source=postgresql
     sqlite_catalog,
 )
+# >>> variant: source=postgresql,mysql
 from .conftest import (
-    POSTGRES_URL,
+    MYSQL_URL,  # variant: source=mysql
+    POSTGRES_URL,  # variant: source=postgresql
 )
+# <<< variant
 from .harness import extract
 
 DIALECTS = [
     pytest.param("sqlite"),
-    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("postgresql", marks=pytest.mark.postgresql),  # variant: source=postgresql
+    pytest.param("mysql", marks=pytest.mark.mysql),  # variant: source=mysql
 ]
 
 
 @pytest.fixture(params=DIALECTS)
 async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
+    # >>> variant: source=postgresql
     if request.param == "postgresql":
         assert POSTGRES_URL
         async with postgres_catalog(POSTGRES_URL) as cat:
             yield cat
         return
+    # <<< variant
+    # >>> variant: source=mysql
+    if request.param == "mysql":
+        assert MYSQL_URL
+        with mysql_catalog(MYSQL_URL) as cat:
+            yield cat
+        return
+    # <<< variant
     with sqlite_catalog(tmp_path) as cat:
         yield cat
 
@@ -89,6 +103,7 @@ async def test_every_record_key_is_unique_and_parts_match_checksums(
         assert data.count(b"\n") == part["records"]
 
 
+# >>> variant: source=postgresql
 @pytest.mark.postgresql
 async def test_postgres_comments_kinds_and_partitions(
     temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
@@ -132,3 +147,4 @@ async def test_postgres_200_tables_in_4_schemas(
     assert {k: per_table[qualify(db, *k)] for k in expected} == expected
     assert run.summary.counts["tables"] == 200
     assert run.summary.counts["schemas"] == 4
+# <<< variant

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator  # variant: source=mysql
+from collections.abc import AsyncIterator  # variant: source=postgresql,sqlite
+from contextlib import asynccontextmanager, contextmanager  # variant: source=mysql
+from contextlib import asynccontextmanager  # variant: source=postgresql,sqlite
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import create_engine  # variant: source=mysql
 from sqlalchemy.engine import make_url
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
@@ -36,6 +39,7 @@ from {{ cookiecutter.package_name }}.runtime.runs import build_request, start
 
 from .catalogs import _plain, postgres_database, sqlite_catalog
 from .conftest import (
+    MYSQL_URL,  # variant: source=mysql
     POSTGRES_URL,
 )
 from .harness import extract
@@ -112,6 +116,7 @@ async def test_output_bucket_missing(
 
 @pytest.mark.parametrize("scheme", [
     "postgresql",
+    "mysql",  # variant: source=mysql
 ])
 async def test_unknown_host(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore, scheme: str) -> None:
     secret = password()
@@ -175,6 +180,54 @@ async def test_schema_without_usage_privilege(
     assert_permanent(failure, "SourcePermissionError", "lacks USAGE on schema(s) 'secret_s'",
                      f'GRANT USAGE ON SCHEMA "secret_s" TO "{role}"', secrets=(secret,))
     assert "open_s" not in failure.error.message
+
+
+# >>> variant: source=mysql
+@contextmanager
+def mysql_user(secret: str, database: str | None = None) -> Iterator[str]:
+    """A password user with no grants; ``database`` is created (and dropped) if given."""
+    assert MYSQL_URL
+    user = f"xt_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{secret}'")
+            if database:
+                conn.exec_driver_sql(f"CREATE DATABASE `{database}`")
+        yield user
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%%'")
+            if database:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{database}`")
+        engine.dispose()
+
+
+def mysql_dsn(user: str, secret: str, database: str) -> str:
+    assert MYSQL_URL
+    url = make_url(MYSQL_URL).set(username=user, password=secret, database=database)
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.mark.mysql
+async def test_wrong_password_mariadb(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
+    right, wrong = password(), password()
+    with mysql_user(right) as user:
+        failure = await failing_run(temporal, mysql_dsn(user, wrong, "information_schema"), tmp_path, state)
+    assert_permanent(failure, "SourceAuthError", "authentication failed", "check the user, password",
+                     "SOURCE_TEST_DSN", secrets=(right, wrong))
+
+
+@pytest.mark.mysql
+async def test_database_without_privileges_mariadb(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    secret, database = password(), f"xt_secret_{uuid.uuid4().hex[:8]}"
+    with mysql_user(secret, database) as user:
+        failure = await failing_run(temporal, mysql_dsn(user, secret, database), tmp_path, state)
+    assert_permanent(failure, "SourcePermissionError", "no privileges on this database", "GRANT SELECT",
+                     secrets=(secret,))
+# <<< variant
 
 
 # --- timeouts nest ------------------------------------------------------------------------

@@ -60,7 +60,7 @@ async def test_children_bound_activities_and_payloads_stay_small(
     assert run.summary.counts["tables"] == 60
 
     parent_activities, parent_largest = await history_stats(temporal.client, workflow_id)
-    assert parent_activities == 2  # preflight + finalize; the extraction lives in the children
+    assert parent_activities == 2  # plan + finalize; the extraction lives in the children
     assert parent_largest < MAX_PAYLOAD_BYTES
 
     children = [f"{workflow_id}/slices-{n:04d}" for n in range(3)]  # 12 slices / 4 per child

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 import unicodedata
+import uuid  # variant: source=mysql
 from collections import Counter
+from collections.abc import Iterator  # variant: source=mysql
+from contextlib import contextmanager  # variant: source=mysql
 from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import create_engine  # variant: source=mysql
+from sqlalchemy.engine import make_url  # variant: source=mysql
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.state import StateStore
@@ -22,6 +27,7 @@ from {{ cookiecutter.package_name }}.sources.records import qualify
 
 from .catalogs import _plain, postgres_database
 from .conftest import (
+    MYSQL_URL,  # variant: source=mysql
     POSTGRES_URL,
 )
 from .harness import Run, extract
@@ -152,3 +158,87 @@ async def test_postgresql_hostile_catalog(temporal: WorkflowEnvironment, tmp_pat
     indexes = run.of_kind("index")
     assert qualify(db, "select", "order_counts", "order_counts_group") in indexes
     assert run.summary.counts["schemas"] == len(PG_TABLES)
+
+
+# >>> variant: source=mysql
+def my_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+@contextmanager
+def mysql_databases(*names: str) -> Iterator[None]:
+    assert MYSQL_URL
+    engine = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
+    try:
+        with engine.begin() as conn:
+            for name in names:
+                conn.exec_driver_sql(f"CREATE DATABASE {my_ident(name)} CHARACTER SET utf8mb4")
+        yield
+    finally:
+        with engine.begin() as conn:
+            for name in names:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {my_ident(name)}")
+        engine.dispose()
+
+
+@pytest.mark.mysql
+async def test_mariadb_hostile_catalog(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
+    """What applies to MariaDB: no arrays, no materialized views, 64-character names, 1,017 columns at most."""
+    assert MYSQL_URL
+    prefix = f"xh_{uuid.uuid4().hex[:6]}"
+    spaced, plain, empty = f"{prefix} my.db `q`", f"{prefix}_select", f"{prefix}_empty"
+    long_name = "t" * 64
+    tables = {spaced: {"table with spaces": "table", "Ünïcødé テーブル": "table", "a.b": "table"},
+              plain: {"from": "table", "Users": "table", "users": "table", long_name: "table", "wide": "table",
+                      "events": "table"},
+              empty: {}}
+    wide = 1010
+    ddl = [
+        f"CREATE TABLE {my_ident(spaced)}.`table with spaces` (`col \"q\"` int, `col.dot` int)",
+        f"CREATE TABLE {my_ident(spaced)}.`Ünïcødé テーブル` (`naïve café` int)",
+        f"CREATE TABLE {my_ident(spaced)}.`a.b` (id int)",
+        f"CREATE TABLE `{plain}`.`from` (`where` int PRIMARY KEY, `order` enum('sad','ok','happy'))",
+        f"CREATE TABLE `{plain}`.`Users` (id int)",
+        f"CREATE TABLE `{plain}`.`users` (id int)",
+        f"CREATE TABLE `{plain}`.`{long_name}` (`{'c' * 64}` int)",
+        f"CREATE TABLE `{plain}`.wide ({', '.join(f'c{n:04d} tinyint' for n in range(wide))})",
+        f"CREATE TABLE `{plain}`.events (id int, y int) PARTITION BY RANGE (y) "
+        "(PARTITION p0 VALUES LESS THAN (2026), PARTITION p1 VALUES LESS THAN MAXVALUE)",
+    ]
+    engine = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
+    with mysql_databases(spaced, plain, empty):
+        try:
+            with engine.begin() as conn:
+                for statement in ddl:
+                    conn.exec_driver_sql(statement.replace("%", "%%"))
+        finally:
+            engine.dispose()
+        run = await extract(temporal.client, MYSQL_URL, tmp_path / "out", state, schemas=f"^{prefix}",
+                            batch_size=2, slice_size=4)
+    schemas, found = names(run)
+    assert schemas == set(tables)
+    assert found == {(s, t): kind for s, ts in tables.items() for t, kind in ts.items()}
+    assert_no_collisions(run)
+    columns = list(run.of_kind("column").values())
+    assert {c["name"] for c in columns if c["name"].startswith("col")} == {'col "q"', "col.dot"}
+    assert sum(1 for c in columns if c["table"].endswith('."wide"')) == wide
+    order = next(c for c in columns if c["name"] == "order")
+    assert order["data_type"].upper().startswith("ENUM(") and "'happy'" in order["data_type"]
+
+
+@pytest.mark.mysql
+async def test_mariadb_backtick_in_column_name(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    assert MYSQL_URL
+    database = f"xh_{uuid.uuid4().hex[:6]}"
+    engine = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
+    with mysql_databases(database):
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"CREATE TABLE `{database}`.t (`col ``q``` int)")
+        finally:
+            engine.dispose()
+        run = await extract(temporal.client, MYSQL_URL, tmp_path / "out", state, schemas=f"^{database}$")
+    assert [c["name"] for c in run.of_kind("column").values()] == ["col `q`"]
+# <<< variant

@@ -29,10 +29,12 @@ from {{ cookiecutter.package_name }}.runtime.config import Settings
 
 from .catalogs import (
     Catalog,
+    mysql_catalog,  # variant: source=mysql
     postgres_catalog,
     sqlite_catalog,
 )
 from .conftest import (
+    MYSQL_URL,  # variant: source=mysql
     POSTGRES_URL,
 )
 
@@ -40,12 +42,19 @@ from .conftest import (
 @pytest.fixture(params=[
     pytest.param("sqlite"),
     pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mysql", marks=pytest.mark.mysql),  # variant: source=mysql
 ])
 async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Catalog]:
     if request.param == "postgresql":
         assert POSTGRES_URL
         async with postgres_catalog(POSTGRES_URL) as cat:
             yield cat
+    # >>> variant: source=mysql
+    elif request.param == "mysql":
+        assert MYSQL_URL
+        with mysql_catalog(MYSQL_URL) as cat:
+            yield cat
+    # <<< variant
     else:
         with sqlite_catalog(tmp_path) as cat:
             yield cat
