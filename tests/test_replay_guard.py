@@ -14,11 +14,11 @@ import pytest
 
 from .helpers import install, render, run
 
-ANCHOR = '        self._progress.stage = "preflight"\n'
+ANCHOR = '        self._progress.stage = "planning"\n'
 UNGUARDED = ANCHOR + "        await workflow.sleep(timedelta(seconds=1))\n"
 GUARDED = (
     ANCHOR
-    + '        if workflow.patched("pause-before-preflight"):\n'
+    + '        if workflow.patched("pause-before-planning"):\n'
     + "            await workflow.sleep(timedelta(seconds=1))\n"
 )
 

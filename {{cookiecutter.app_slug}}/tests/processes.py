@@ -21,7 +21,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from {{ cookiecutter.package_name }}.engine.models import Checkpoint, ExtractionRequest, RunContext
+from {{ cookiecutter.package_name }}.engine.models import Checkpoint, workflow_key
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.runtime.config import DEFAULT_NAMESPACE
 from {{ cookiecutter.package_name }}.runtime.devserver import temporal_cli
@@ -117,7 +117,7 @@ class DevServer:
 
 def run_key(handle: WorkflowHandle[Any, Any]) -> str:
     """The state-store prefix of a started workflow's checkpoints (``ckpt|`` + ``RunContext.run_key``)."""
-    return "ckpt|" + RunContext(workflow_id=handle.id, run_id="", request=ExtractionRequest()).run_key
+    return "ckpt|" + workflow_key(handle.id)
 
 
 async def wait_for_checkpoint(state: StateStore, run_key: str, within: float = 60) -> Checkpoint:

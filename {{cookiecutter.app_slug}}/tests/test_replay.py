@@ -17,7 +17,10 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow, ExtractSlicesWorkflow
+from {{ cookiecutter.package_name }}.engine.workflows import (
+    ExtractionWorkflow,
+    ExtractSlicesWorkflow,
+)
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

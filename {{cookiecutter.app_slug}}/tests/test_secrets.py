@@ -21,7 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.runtime.logs import ConsoleFormatter, JsonFormatter
-from {{ cookiecutter.package_name }}.runtime.secrets import SourceConfigError, redact, resolve_source_url
+from {{ cookiecutter.package_name }}.runtime.secrets import (
+    SourceConfigError,
+    redact,
+    resolve_source_url,
+)
 
 from .catalogs import _plain, postgres_database
 from .conftest import POSTGRES_URL
