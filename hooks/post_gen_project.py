@@ -41,6 +41,11 @@ OPTIONAL_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
         "keda": ("deploy/helm/*/templates/keda-scaledobject.yaml",),
     },
     "ci_provider": {"github": (".github",)},
+    "source": {
+        "mysql": ("src/*/sources/mysql.py",),
+        "rest": ("src/*/sources/rest.py", "src/*/sources/demo_api.py", "tests/test_rest_source.py",
+                 "tests/test_rest_faults.py"),
+    },
 }
 
 #: Commented DSN examples for .env: user and host only; the password goes in a secret file.
@@ -48,6 +53,7 @@ DSN_EXAMPLES = {
     "postgresql": "postgresql://extractor@localhost:5432/analytics",
     "mysql": "mysql://extractor@localhost:3306/analytics",
     "sqlite": "sqlite:///data/catalog.db",
+    "rest": "https://api.example.com/v1?auth=bearer&rate=10",
 }
 
 #: Public answers are everything without a leading underscore, plus where they came from.

@@ -22,7 +22,7 @@ from typing import Any
 
 #: Choice values; ``tests/test_hooks.py`` checks they equal cookiecutter.json's lists.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "source": ("postgresql", "mysql", "sqlite"),
+    "source": ("postgresql", "mysql", "sqlite", "rest"),
     "python_version": ("3.11", "3.12", "3.13"),
     "ci_provider": ("github", "none"),
     "autoscaling": ("none", "hpa", "keda"),

@@ -42,6 +42,7 @@ SUPPORTED: list[Combo] = [
         "source": "sqlite", "python_version": "3.13", "autoscaling": "keda",
         "worker_replicas": "2", "init_git": "no",
     }, full=True),
+    Combo("rest-py312", {"source": "rest", "python_version": "3.12", "init_git": "no"}, full=True),
     # Static checks only: these differ from the full ones in text, limits or removed files.
     Combo("sqlite-one-replica", {"source": "sqlite", "worker_replicas": "1", "init_git": "no"}),
     Combo("mysql-100-replicas-keda", {

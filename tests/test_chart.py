@@ -33,7 +33,7 @@ from .helpers import helm_binary, render
 # Its session and module fixtures are built once: keep the whole file on one xdist worker.
 pytestmark = pytest.mark.xdist_group("chart")
 
-DIALECTS = ["postgresql", "mysql", "sqlite"]
+DIALECTS = ["postgresql", "mysql", "sqlite", "rest"]
 K8S_VERSIONS = ["1.30.0", "1.33.0"]
 RELEASE, NAMESPACE = "extractor", "data-extraction"
 DIGEST = "sha256:" + "ab" * 32
@@ -333,7 +333,7 @@ def test_network_policy_opens_only_probe_and_metrics_ports(
     assert {p["port"] for p in ingress["ports"]} == {"health", "metrics"}
     egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
     assert {(53, "UDP"), (53, "TCP"), (7233, "TCP")} <= egress_ports
-    db_port = {"postgresql": 5432, "mysql": 3306, "sqlite": None}[dialect]
+    db_port = {"postgresql": 5432, "mysql": 3306, "sqlite": None, "rest": 443}[dialect]
     assert db_port is None or (db_port, "TCP") in egress_ports
     for variant in VARIANTS:
         rules = renderings[(dialect, variant)].one("NetworkPolicy")["spec"]["egress"]
@@ -344,7 +344,7 @@ def egress_ports(r: Rendering) -> set[int]:
     return {p["port"] for rule in r.one("NetworkPolicy")["spec"]["egress"] for p in rule["ports"]}
 
 
-SOURCE_PORTS = {"postgresql": {5432}, "mysql": {3306}, "sqlite": set()}
+SOURCE_PORTS = {"postgresql": {5432}, "mysql": {3306}, "sqlite": set(), "rest": {443}}
 
 
 def test_egress_stays_tight_when_nothing_needs_more(renderings: dict[tuple[str, str], Rendering], dialect: str) -> None:

@@ -214,7 +214,7 @@ def test_remove_unselected_tolerates_missing_files(tmp_path: Path) -> None:
     assert post.remove_unselected(tmp_path, answers(autoscaling="none", ci_provider="none")) == []
 
 
-@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite", "rest"])
 def test_dotenv_has_no_secret_and_a_dialect_hint(dialect: str) -> None:
     example = "A=1\n# SOURCE_DEFAULT_DSN=postgresql://x@h/db\n"
     text = post.dotenv_text(example, answers(source=dialect))

@@ -203,5 +203,6 @@ async def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
     """`make dev`: its own dev server and worker, the sample source, progress, the summary."""
     code, out = await run_cli("dev", "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "out"))
     assert code == cli.EXIT_OK, out
-    assert "done: schemas 1/1, tables 26/26, slices 7/7" in out, out
+    assert "done: schemas 1/1, tables 26/26, slices 7/7" in out, out  # variant: source=postgresql,mysql,sqlite
+    assert "done: endpoints 2/2, records 380/?, slices 2/2" in out, out  # variant: source=rest
     assert re.search(r"manifest: .*manifest\.json", out), out

@@ -111,13 +111,15 @@ class ExtractorActivities:
         words = source.vocabulary
         result = checked_size(PlanResult(
             info=info, fingerprint=planned.fingerprint, slices=slice_refs(works), groups=len(groups),
-            units=sum(len(g.items) for g in groups), resumed=resumed, replanned=replanned,
+            units=None if any(g.whole for g in groups) else sum(len(g.items) for g in groups),
+            resumed=resumed, replanned=replanned,
             words=Words(group=words.group, groups=words.groups, unit=words.unit, units=words.units,
                         kinds=list(words.kinds)),
         ))
         level = logging.WARNING if replanned else logging.INFO
-        activity.logger.log(level, "planned %d %s, %d %s in %d slices%s", result.groups, words.groups,
-                            result.units, words.units, len(works), plan_note(resumed, replanned))
+        activity.logger.log(level, "planned %d %s, %s %s in %d slices%s", result.groups, words.groups,
+                            "?" if result.units is None else result.units, words.units, len(works),
+                            plan_note(resumed, replanned))
         return result
 
     async def _adopt_plan(self, run: RunContext, works: list[Work]) -> tuple[bool, bool]:

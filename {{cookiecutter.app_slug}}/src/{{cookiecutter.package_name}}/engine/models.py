@@ -78,13 +78,17 @@ class RunContext(BaseModel):
 
     @property
     def run_key(self) -> str:
-        """State-store key segment of the workflow id: fixed length, any id is safe in it."""
-        return hashlib.sha256(self.workflow_id.encode()).hexdigest()[:16]
+        return workflow_key(self.workflow_id)
 
     @property
     def plan_key(self) -> str:
         """Prefix of this plan's entries: ``<run_key>|<fingerprint>``."""
         return f"{self.run_key}|{self.fingerprint[:16]}"
+
+
+def workflow_key(workflow_id: str) -> str:
+    """State-store key segment of a workflow id: fixed length, any id is safe in it."""
+    return hashlib.sha256(workflow_id.encode()).hexdigest()[:16]
 
 
 class SliceRef(BaseModel):
@@ -106,7 +110,7 @@ class PlanResult(BaseModel):
     fingerprint: str
     slices: list[SliceRef]
     groups: int
-    units: int
+    units: int | None  # None: some groups are read whole, their size unknown until read
     words: Words
     resumed: bool = False
     replanned: bool = False  # an earlier run of this workflow id had another plan; started clean
@@ -201,7 +205,7 @@ class Progress(BaseModel):
     groups_done: int = 0
     slices_total: int = 0
     slices_done: int = 0
-    units_total: int = 0
+    units_total: int | None = 0  # None: unknown until read (a REST endpoint)
     units_done: int = 0
     started_at: datetime | None = None
     updated_at: datetime | None = None

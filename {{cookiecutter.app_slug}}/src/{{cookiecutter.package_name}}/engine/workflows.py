@@ -102,8 +102,8 @@ class ExtractionWorkflow:
             stage="extracting", words=plan.words, groups_total=plan.groups, slices_total=len(slices),
             units_total=plan.units, started_at=workflow.now(), updated_at=workflow.now(),
         )
-        workflow.logger.info("extracting %d %s, %d %s in %d slices", plan.groups, plan.words.groups,
-                             plan.units, plan.words.units, len(slices))
+        workflow.logger.info("extracting %d %s, %s %s in %d slices", plan.groups, plan.words.groups,
+                             "?" if plan.units is None else plan.units, plan.words.units, len(slices))
         size = request.slices_per_child
         groups = [slices[i : i + size] for i in range(0, len(slices), size)]
         gate = asyncio.Semaphore(request.max_parallel_children)

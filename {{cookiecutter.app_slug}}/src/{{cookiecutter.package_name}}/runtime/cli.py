@@ -68,6 +68,10 @@ RUN_SETTINGS = ("task_queue", "batch_size", "slice_size", "slices_per_child",
 WORKER_SETTINGS = ("task_queue", "output_url", "state_store_url", "max_concurrent_activities",
                    "graceful_shutdown_seconds", "health_port", "metrics_port")
 PER_RUN = "[per run; no env var]"
+DEV_SOURCE = "a generated SQLite sample"  # variant: source=postgresql,mysql,sqlite
+DEV_SOURCE = "the local demo API"  # variant: source=rest
+DEV_BATCH_SIZE = 2  # variant: source=postgresql,mysql,sqlite
+DEV_BATCH_SIZE = 25  # variant: source=rest
 
 
 def parser() -> argparse.ArgumentParser:
@@ -102,13 +106,13 @@ def parser() -> argparse.ArgumentParser:
 
     dev = _command(sub, "dev", "start a dev Temporal server + worker and run one extraction with progress",
                    ("task_queue",))
-    dev.add_argument("--source-url", help=f"source DSN (default: a generated SQLite sample) {PER_RUN}")
+    dev.add_argument("--source-url", help=f"source DSN (default: {DEV_SOURCE}) {PER_RUN}")
     dev.add_argument("--output", metavar="URL",
                      help=f"where the dev worker writes: a folder or object-store URL (default: OUTPUT_URL) {PER_RUN}")
     dev.add_argument("--workdir", type=Path, default=Path(".dev"),
                      help=f"sample db and state store folder (default: .dev) {PER_RUN}")
-    dev.add_argument("--batch-size", type=int, default=2,
-                     help=f"small on purpose so the sample's progress moves (default: 2) {PER_RUN}")
+    dev.add_argument("--batch-size", type=int, default=DEV_BATCH_SIZE,
+                     help=f"small on purpose so the sample's progress moves (default: {DEV_BATCH_SIZE}) {PER_RUN}")
     dev.add_argument("--slice-size", type=int, default=4, help=f"tables per slice (default: 4) {PER_RUN}")
     return p
 
@@ -271,21 +275,29 @@ async def _dev(args: argparse.Namespace, settings: Settings, console: Console) -
     from ..engine.activities import ExtractorActivities
     from ..engine.sink import Sink
     from ..engine.state import StateStore
-    from ..sources.sample import create_sample
+    from ..sources.sample import create_sample  # variant: source=postgresql,mysql,sqlite
+    from ..sources.demo_api import DemoApi  # variant: source=rest
     from . import runs
     from .devserver import start_dev_server
     from .worker import build_worker
 
     settings = replace(settings, batch_size=args.batch_size, slice_size=max(args.slice_size, args.batch_size))
     workdir = args.workdir.resolve()
+    # >>> variant: source=postgresql,mysql,sqlite
     url = args.source_url or f"sqlite:///{create_sample(workdir / 'sample.db')}"
     env = {**os.environ, "SOURCE_DEV_DSN": url}
+    # <<< variant
+    # >>> variant: source=rest
+    demo = None if args.source_url else DemoApi()  # the local demo API, as SQL apps get a sample database
+    url = demo.start() if demo else args.source_url
+    env = {**os.environ, "SOURCE_DEV_DSN": url, **({"SOURCE_DEV_PASSWORD": str(demo.token)} if demo else {})}
+    # <<< variant
     try:
         sink = Sink.from_setting(args.output or settings.output_url, settings.secrets_dir)
     except ValueError as exc:  # a malformed --output
         console.print(f"[red]configuration error:[/red] {exc}", soft_wrap=True)
         return EXIT_USAGE
-    console.print(f"starting Temporal dev server; source: {'sample SQLite' if not args.source_url else 'given URL'}")
+    console.print(f"starting Temporal dev server; source: {DEV_SOURCE if not args.source_url else 'given URL'}")
     async with await start_dev_server(settings.temporal_namespace) as server:
         state = await StateStore.open(f"sqlite+aiosqlite:///{workdir / 'state.db'}")
         activities = ExtractorActivities(settings, state, env=env, sink=sink)
@@ -299,6 +311,8 @@ async def _dev(args: argparse.Namespace, settings: Settings, console: Console) -
         finally:
             await activities.close()
             await state.close()
+            if demo:  # variant: source=rest
+                demo.stop()  # variant: source=rest
 
 
 if __name__ == "__main__":  # pragma: no cover

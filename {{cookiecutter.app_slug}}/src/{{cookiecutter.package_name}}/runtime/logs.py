@@ -133,3 +133,5 @@ def configure_logging(level: str = "INFO", fmt: str = "console", stream: Any = N
     root = logging.getLogger()
     root.handlers[:] = [build_handler(fmt, stream)]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO (each page of the REST source): keep those for DEBUG.
+    logging.getLogger("httpx").setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)  # variant: source=rest

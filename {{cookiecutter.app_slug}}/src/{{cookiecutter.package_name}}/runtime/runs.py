@@ -77,8 +77,11 @@ def rate_and_eta(snap: RunProgress, now: datetime) -> tuple[float | None, timede
 def describe(snap: RunProgress, now: datetime) -> str:
     """The snapshot as one line, for logs and non-interactive terminals."""
     words = snap.words
+    if snap.stage in ("starting", "planning"):  # nothing planned yet, so nothing to count
+        return snap.stage
     return (f"{snap.stage}: {words.groups} {snap.groups_done}/{snap.groups_total}, "
-            f"{words.units} {snap.units_done}/{snap.units_total}, slices {snap.slices_done}/{snap.slices_total}"
+            f"{words.units} {snap.units_done}/{'?' if snap.units_total is None else snap.units_total}, "
+            f"slices {snap.slices_done}/{snap.slices_total}"
             f"{pace_text(snap, now, lead=', ', sep=', ')}")
 
 

@@ -25,10 +25,12 @@ def select_reader(engine: AsyncEngine, database: str, mode: str = "auto") -> Cat
         from .postgres import PostgresCatalogReader
 
         return PostgresCatalogReader(engine, database)
+    # >>> variant: source=mysql
     if dialect.name in ("mysql", "mariadb") and dialect.driver == "aiomysql":
         from .mysql import MySQLCatalogReader
 
         return MySQLCatalogReader(engine, database)
+    # <<< variant
     return CatalogReader(engine, database)
 
 

@@ -32,9 +32,19 @@ def sql_source(name: str, dsn: str, password: str | None, settings: Settings) ->
     return CatalogSource(select_reader(engine, database_label(url), settings.catalog_reader), name)
 
 
+# >>> variant: source=rest
+def rest_source(name: str, dsn: str, password: str | None, settings: Settings) -> Source:
+    """A paged JSON HTTP API; its endpoints are listed in ``rest.py``, its token is the password."""
+    from .rest import RestSource
+
+    return RestSource.from_dsn(name, dsn, password)
+
+
+# <<< variant
 SCHEMES: dict[str, Builder] = {
     "postgresql": sql_source, "postgres": sql_source, "mysql": sql_source, "mariadb": sql_source,
     "sqlite": sql_source,
+    "http": rest_source, "https": rest_source,  # variant: source=rest
 }
 
 
