@@ -164,7 +164,7 @@ class Stack:
 
 def app_constant(project: Path, name: str) -> str:
     """DEFAULT_NAMESPACE / DEFAULT_TASK_QUEUE as rendered into the app's config.py."""
-    for line in (project / "src" / PACKAGE / "config.py").read_text(encoding="utf-8").splitlines():
+    for line in (project / "src" / PACKAGE / "runtime" / "config.py").read_text(encoding="utf-8").splitlines():
         if line.startswith(f"{name} = "):
             return str(json.loads(line.split("=", 1)[1].strip()))
     raise AssertionError(f"{name} not found in config.py")

@@ -120,7 +120,7 @@ def test_temporal_names_reject(field: str, value: str) -> None:
 
 def test_choice_outside_list_is_refused_by_the_hook() -> None:
     errors, _ = pre.validate(answers(source="oracle"))
-    assert errors == [("source='oracle': must be one of postgresql, mysql, sqlite. "
+    assert errors == [("source='oracle': must be one of postgresql, mysql, sqlite, rest. "
                        "Fix: pass source=postgresql.")]
 
 
@@ -322,7 +322,7 @@ def test_rejected_replay_choice_leaves_nothing(tmp_path: Path) -> None:
         [COOKIECUTTER, "--replay-file", str(replay),
          "-o", str(out), str(TEMPLATE)], capture_output=True, text=True, check=False)
     assert proc.returncode != 0
-    assert "source='oracle': must be one of postgresql, mysql, sqlite" in proc.stderr
+    assert "source='oracle': must be one of postgresql, mysql, sqlite, rest" in proc.stderr
     assert list(out.iterdir()) == []
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator  # variant: source=mysql
-from collections.abc import AsyncIterator  # variant: source=postgresql,sqlite
+from collections.abc import AsyncIterator  # variant: source=postgresql,sqlite,rest
 from contextlib import asynccontextmanager, contextmanager  # variant: source=mysql
-from contextlib import asynccontextmanager  # variant: source=postgresql,sqlite
+from contextlib import asynccontextmanager  # variant: source=postgresql,sqlite,rest
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path

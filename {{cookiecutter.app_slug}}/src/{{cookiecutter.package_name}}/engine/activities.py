@@ -309,10 +309,11 @@ async def read_ahead(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
 
 def progress_details(slice_index: int, page: Page, number: int, done: int, total: int, units: str) -> dict[str, Any]:
     """Heartbeat details: a readable status for the Temporal UI, and the same as fields."""
-    of = f"/{page.pages}" if page.pages else ""
-    return {"status": f"slice {slice_index} ({page.label}): page {number}{of}, {done}/{total} {units}",
+    # A source that knows its pages (SQL) also knows its units; a paged API knows neither up front.
+    of, of_units = (f"/{page.pages}", f"/{total}") if page.pages else ("", "")
+    return {"status": f"slice {slice_index} ({page.label}): page {number}{of}, {done}{of_units} {units}",
             "schema": page.label, "slice": slice_index, "batch": number, "batches": page.pages,
-            "tables": done, "tables_in_slice": total}
+            "units": done, "units_in_slice": total}
 
 
 def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:
