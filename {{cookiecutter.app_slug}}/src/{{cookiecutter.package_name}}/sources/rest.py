@@ -77,7 +77,7 @@ class Endpoint:
     page_param: str = "page"
     first_page: int = 1
     total_pages: str = ""  # PAGE_NUMBER: where the page count is, if the API gives it
-    size_param: str = "limit"
+    size_param: str = "limit"  # "": send no page size; the API's own must then be max_page_size
     max_page_size: int = 100
     params: Mapping[str, str] = field(default_factory=dict)  # fixed query parameters
 
@@ -301,18 +301,18 @@ class RestSource:
 
     async def _pages(self, endpoint: Endpoint, token: Any, page_size: int) -> AsyncGenerator[PageOfItems, None]:
         """``(items, next)`` per HTTP page of ``endpoint``, from ``token`` (``None``: the first page)."""
-        size = max(1, min(page_size, endpoint.max_page_size))
+        size = max(1, min(page_size, endpoint.max_page_size)) if endpoint.size_param else endpoint.max_page_size
+        sized = {**endpoint.params, **({endpoint.size_param: str(size)} if endpoint.size_param else {})}
         if endpoint.pagination == PAGE_NUMBER:
             page: int | None = endpoint.first_page if token is None else int(token)
             while page is not None:
-                body = await self.get(endpoint.path, {**endpoint.params, endpoint.page_param: str(page),
-                                                      endpoint.size_param: str(size)})
+                body = await self.get(endpoint.path, {**sized, endpoint.page_param: str(page)})
                 items = self._items(endpoint, body)
                 page = next_page(endpoint, body, page, len(items), size)
                 yield items, page
             return
         while True:
-            params = {**endpoint.params, endpoint.size_param: str(size)}
+            params = dict(sized)
             if token is not None:
                 params[endpoint.cursor_param] = str(token)
             body = await self.get(endpoint.path, params)
