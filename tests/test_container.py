@@ -230,7 +230,7 @@ def test_image_config(image: Image) -> None:
     assert found.strip() == "[] ['venv'] []", found
     # Bytecode is compiled at build time and valid: importing the worker compiles no source.
     verbose = podman("run", "--rm", "--read-only", "--entrypoint", "python", image.tag,
-                     "-v", "-c", f"import {PACKAGE}.worker, {PACKAGE}.cli").stderr
+                     "-v", "-c", f"import {PACKAGE}.runtime.worker, {PACKAGE}.runtime.cli").stderr
     compiled_now = [line for line in verbose.splitlines() if line.startswith("# code object from /opt/venv/")]
     loaded = [line for line in verbose.splitlines() if line.startswith("# code object from '/opt/venv/")]
     assert compiled_now == [] and len(loaded) > 100, compiled_now[:5]
