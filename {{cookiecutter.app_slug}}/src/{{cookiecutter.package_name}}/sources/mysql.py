@@ -52,8 +52,8 @@ WHERE TABLE_SCHEMA IN ({names}) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSION
 GROUP BY TABLE_SCHEMA
 """
 _TABLES = """
-SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES
-WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW')
+SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES
+WHERE TABLE_SCHEMA IN ({names}) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW')
 """
 _RELATIONS = """
 SELECT TABLE_NAME, TABLE_COMMENT, TABLE_COLLATION FROM information_schema.TABLES
@@ -97,9 +97,17 @@ class MySQLCatalogReader(CatalogReader):
         counts = dict(await self._fetch(_COUNTS.format(names=_marks(names)), *names))
         return [SchemaInfo(name=name, tables=int(counts.get(name, 0))) for name in names]
 
+    async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
+        """Every schema of a plan or a slice in one query."""
+        found: dict[str, list[TableRef]] = {schema: [] for schema in schemas}
+        if schemas:
+            for schema, name, kind in await self._fetch(_TABLES.format(names=_marks(schemas)), *schemas):
+                if schema in found:  # information_schema matches names case-insensitively: keep exact ones
+                    found[schema].append(TableRef(name, _KINDS[kind]))
+        return {schema: sorted(tables) for schema, tables in found.items()}
+
     async def list_tables(self, schema: str) -> list[TableRef]:
-        rows = await self._fetch(_TABLES, schema)
-        return sorted(TableRef(name, _KINDS[kind]) for name, kind in rows)
+        return (await self.tables_by_schema([schema]))[schema]
 
     async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
         """One connection per batch; ``information_schema`` is asked schema by schema."""
