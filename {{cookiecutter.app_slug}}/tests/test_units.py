@@ -11,7 +11,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from {{ cookiecutter.package_name }}.engine.activities import checked_size, read_ahead
-from {{ cookiecutter.package_name }}.engine.models import ExtractionRequest, PlanResult, Words
+from {{ cookiecutter.package_name }}.engine.models import ExtractionRequest, PlanResult
 from {{ cookiecutter.package_name }}.engine.plan import fingerprint, plan_slices, slice_refs
 from {{ cookiecutter.package_name }}.runtime.config import ConfigError, Settings
 from {{ cookiecutter.package_name }}.runtime.secrets import (
@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.runtime.secrets import (
     resolve_state_store_url,
 )
 from {{ cookiecutter.package_name }}.sources.base import Group, SourceInfo, Work
-from {{ cookiecutter.package_name }}.sources.catalog import plan_batches, tally
+from {{ cookiecutter.package_name }}.sources.catalog import CatalogSource, plan_batches, tally
 from {{ cookiecutter.package_name }}.sources.records import qualify
 from {{ cookiecutter.package_name }}.sources.registry import open_source
 
@@ -110,7 +110,7 @@ def test_plan_refuses_a_schema_list_too_big_for_a_payload() -> None:
     def result(schemas: int) -> PlanResult:
         works = plan_slices([Group(name=f"tenant_{n:06d}_{'x' * 40}", items=["t"]) for n in range(schemas)], 1)
         return PlanResult(info=SourceInfo(name="db", system="postgresql", version="16"), fingerprint="f",
-                          slices=slice_refs(works), groups=schemas, units=schemas, words=Words())
+                          slices=slice_refs(works), groups=schemas, units=schemas, words=CatalogSource.vocabulary)
 
     assert checked_size(result(1000)).slices[0].groups[0].startswith("tenant_000000")
     with pytest.raises(ApplicationError, match="narrow --schemas") as raised:

@@ -49,7 +49,6 @@ from .models import (
     RunContext,
     SliceResult,
     SliceTask,
-    Words,
     add_counts,
 )
 from .plan import fingerprint, plan_slices, slice_refs
@@ -112,9 +111,7 @@ class ExtractorActivities:
         result = checked_size(PlanResult(
             info=info, fingerprint=planned.fingerprint, slices=slice_refs(works), groups=len(groups),
             units=None if any(g.whole for g in groups) else sum(len(g.items) for g in groups),
-            resumed=resumed, replanned=replanned,
-            words=Words(group=words.group, groups=words.groups, unit=words.unit, units=words.units,
-                        kinds=list(words.kinds)),
+            resumed=resumed, replanned=replanned, words=words,
         ))
         level = logging.WARNING if replanned else logging.INFO
         activity.logger.log(level, "planned %d %s, %s %s in %d slices%s", result.groups, words.groups,
@@ -128,7 +125,7 @@ class ExtractorActivities:
         Returns ``(resumed, replanned)``: an unfinished earlier run with this
         plan is resumed; one with another plan, or a finished one, is wiped.
         """
-        key = f"run|{run.run_key}"
+        key = run_record_key(run)
         entry = await self._state.get(key)
         before = entry.value if entry else None
         same = before is not None and before["fingerprint"] == run.fingerprint and not before.get("finished")
@@ -141,7 +138,7 @@ class ExtractorActivities:
         record = {"workflow_id": run.workflow_id, "fingerprint": run.fingerprint, "finished": False}
         if before != record:
             await self._state.put(key, record, entry.version if entry else 0)
-        resumed = same and bool(await self._state.scan(f"ckpt|{run.plan_key}|"))
+        resumed = same and bool(await self._state.scan(slices_prefix("ckpt", run)))
         return resumed, before is not None and before["fingerprint"] != run.fingerprint
 
     @activity.defn(name=EXTRACT_SLICE)
@@ -210,7 +207,7 @@ class ExtractorActivities:
     async def finalize(self, inp: FinalizeInput) -> ExtractionSummary:
         """Check every slice finished, then write the manifest (counts, checksums, vanished names)."""
         run, plan = inp.run, inp.plan
-        entries = await self._state.scan(f"ckpt|{run.plan_key}|")
+        entries = await self._state.scan(slices_prefix("ckpt", run))
         checkpoints = [Checkpoint.model_validate(e.value) for e in entries.values()]
         unfinished = [k for k, c in zip(entries, checkpoints, strict=True) if not c.done]
         if len(checkpoints) != len(plan.slices) or unfinished:
@@ -227,6 +224,7 @@ class ExtractorActivities:
         vanished: dict[str, list[str]] = {}
         for group, item in sorted({tuple(v) for c in checkpoints for v in c.vanished}):
             vanished.setdefault(group, []).append(item)
+        vanished_count = sum(map(len, vanished.values()))
         resumed = sum(c.resumed for c in checkpoints)
         manifest = {
             "format_version": 2, "workflow_id": run.workflow_id, "source": run.request.source,
@@ -242,23 +240,33 @@ class ExtractorActivities:
             activity.logger.info("removed %d stray object(s) from %s, e.g. %s", len(pruned), output.url(), pruned[0])
         if vanished:
             activity.logger.warning("%d planned %s vanished before they were read; the manifest lists them",
-                                    sum(map(len, vanished.values())), plan.words.units)
+                                    vanished_count, plan.words.units)
         await self._finish(run)
         return ExtractionSummary(workflow_id=run.workflow_id, database=info.name, dialect=info.system,
                                  manifest=url, counts=counts, kinds=plan.words.kinds, parts=len(parts),
-                                 resumed_batches=resumed, vanished=sum(map(len, vanished.values())))
+                                 resumed_batches=resumed, vanished=vanished_count)
 
     async def _finish(self, run: RunContext) -> None:
         """Mark the run finished: a rerun of this workflow id extracts afresh instead of resuming."""
-        key = f"run|{run.run_key}"
+        key = run_record_key(run)
         entry = await self._state.get(key)
         if entry is not None and entry.value["fingerprint"] == run.fingerprint and not entry.value.get("finished"):
             await self._state.put(key, {**entry.value, "finished": True}, entry.version)
 
 
+def run_record_key(run: RunContext) -> str:
+    """State-store key of what the last run of this workflow id planned, and whether it finished."""
+    return f"run|{run.run_key}"
+
+
+def slices_prefix(kind: str, run: RunContext) -> str:
+    """Prefix of this plan's slice entries: planned work (``plan``) or checkpoints (``ckpt``)."""
+    return f"{kind}|{run.plan_key}|"
+
+
 def slice_key(kind: str, run: RunContext, index: int) -> str:
-    """State-store key of one slice's planned work (``plan``) or checkpoint (``ckpt``)."""
-    return f"{kind}|{run.plan_key}|{index:05d}"
+    """State-store key of one slice's planned work or checkpoint."""
+    return f"{slices_prefix(kind, run)}{index:05d}"
 
 
 def plan_note(resumed: bool, replanned: bool) -> str:

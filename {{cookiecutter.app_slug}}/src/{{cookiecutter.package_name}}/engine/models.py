@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..sources.base import Page, SourceInfo
+from ..sources.base import Page, SourceInfo, Vocabulary
 
 PLAN = "plan"
 EXTRACT_SLICE = "extract_slice"
@@ -111,19 +111,9 @@ class PlanResult(BaseModel):
     slices: list[SliceRef]
     groups: int
     units: int | None  # None: some groups are read whole, their size unknown until read
-    words: Words
+    words: Vocabulary
     resumed: bool = False
     replanned: bool = False  # an earlier run of this workflow id had another plan; started clean
-
-
-class Words(BaseModel):
-    """The source's vocabulary as plain data, for progress and the summary."""
-
-    group: str = "schema"
-    groups: str = "schemas"
-    unit: str = "table"
-    units: str = "tables"
-    kinds: list[str] = []
 
 
 class SliceTask(BaseModel):
@@ -200,7 +190,7 @@ class Progress(BaseModel):
     """
 
     stage: str = "starting"
-    words: Words = Words()
+    words: Vocabulary = Vocabulary(group="schema", groups="schemas", unit="table", units="tables")
     groups_total: int = 0
     groups_done: int = 0
     slices_total: int = 0

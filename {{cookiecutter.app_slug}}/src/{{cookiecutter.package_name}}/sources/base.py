@@ -37,21 +37,18 @@ Record = dict[str, Any]
 Cursor = Any
 
 
-@dataclass(frozen=True)
-class Vocabulary:
-    """The words the engine uses for this source's things.
+class Vocabulary(BaseModel, frozen=True):
+    """The words the engine uses for this source's things; travels with the plan to progress and summary.
 
     ``kinds`` are the count keys ``tally`` returns, in display order: the
     summary lists each (zero included) and metrics are labelled with them.
-    ``unit_kinds`` are the kinds that count as the source's units (tables done).
     """
 
     group: str
     groups: str
     unit: str
     units: str
-    kinds: tuple[str, ...]
-    unit_kinds: frozenset[str]
+    kinds: tuple[str, ...] = ()
 
 
 class SourceInfo(BaseModel):

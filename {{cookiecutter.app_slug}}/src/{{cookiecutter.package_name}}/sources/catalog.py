@@ -85,7 +85,7 @@ class CatalogSource:
 
     vocabulary: ClassVar[Vocabulary] = Vocabulary(
         group="schema", groups="schemas", unit="table", units="tables",
-        kinds=KINDS, unit_kinds=frozenset({"tables", "views"}),
+        kinds=KINDS,
     )
 
     def __init__(self, reader: CatalogReader, label: str) -> None:

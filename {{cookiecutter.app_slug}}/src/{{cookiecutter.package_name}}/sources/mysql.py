@@ -40,7 +40,7 @@ from sqlalchemy.dialects.mysql.reflection import ReflectedState
 from sqlalchemy.types import NullType
 
 from . import records
-from .sql import SYSTEM_SCHEMAS, CatalogReader, SchemaInfo, SchemaTables, TableRef, type_name
+from .sql import SYSTEM_SCHEMAS, CatalogReader, SchemaInfo, SchemaTables, TableRef, tables_by_name, type_name
 
 _KINDS = {"BASE TABLE": "table", "SYSTEM VERSIONED": "table", "VIEW": "view"}
 _FK_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})  # RESTRICT / NO ACTION: the default
@@ -99,15 +99,8 @@ class MySQLCatalogReader(CatalogReader):
 
     async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
         """Every schema of a plan or a slice in one query."""
-        found: dict[str, list[TableRef]] = {schema: [] for schema in schemas}
-        if schemas:
-            for schema, name, kind in await self._fetch(_TABLES.format(names=_marks(schemas)), *schemas):
-                if schema in found:  # information_schema matches names case-insensitively: keep exact ones
-                    found[schema].append(TableRef(name, _KINDS[kind]))
-        return {schema: sorted(tables) for schema, tables in found.items()}
-
-    async def list_tables(self, schema: str) -> list[TableRef]:
-        return (await self.tables_by_schema([schema]))[schema]
+        rows = await self._fetch(_TABLES.format(names=_marks(schemas)), *schemas) if schemas else []
+        return tables_by_name(schemas, rows, _KINDS)
 
     async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
         """One connection per batch; ``information_schema`` is asked schema by schema."""

@@ -32,7 +32,17 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.types import NullType
 
 from . import records
-from .sql import _PG_KINDS, SYSTEM_SCHEMAS, CatalogReader, SchemaInfo, SchemaTables, TableRef, read_groups, type_name
+from .sql import (
+    _PG_KINDS,
+    SYSTEM_SCHEMAS,
+    CatalogReader,
+    SchemaInfo,
+    SchemaTables,
+    TableRef,
+    read_groups,
+    tables_by_name,
+    type_name,
+)
 
 _SCHEMAS = """
 SELECT n.nspname, count(c.oid)
@@ -141,14 +151,8 @@ class PostgresCatalogReader(CatalogReader):
         ]
 
     async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
-        """All of a slice's schemas in one query."""
-        found: dict[str, list[TableRef]] = {schema: [] for schema in schemas}
-        for schema, name, kind in await self._fetch(_TABLES, list(schemas)):
-            found[schema].append(TableRef(name, _PG_KINDS[kind]))
-        return {schema: sorted(tables) for schema, tables in found.items()}
-
-    async def list_tables(self, schema: str) -> list[TableRef]:
-        return (await self.tables_by_schema([schema]))[schema]
+        """Every schema of a plan or a slice in one query."""
+        return tables_by_name(schemas, await self._fetch(_TABLES, list(schemas)), _PG_KINDS)
 
     async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
         """Four queries for the whole batch, whatever the number of schemas in it."""

@@ -223,7 +223,7 @@ class RestSource:
 
     vocabulary: ClassVar[Vocabulary] = Vocabulary(
         group="endpoint", groups="endpoints", unit="record", units="records",
-        kinds=KINDS, unit_kinds=frozenset(KINDS[1:]),
+        kinds=KINDS,
     )
 
     def __init__(self, name: str, options: Options, secret: str | None,

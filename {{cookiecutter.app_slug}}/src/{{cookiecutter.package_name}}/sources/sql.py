@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +80,12 @@ class CatalogReader:
 
     async def list_tables(self, schema: str) -> list[TableRef]:
         """Tables and views of ``schema`` in a stable (name) order."""
-        async with self.engine.connect() as conn:
-            return await conn.run_sync(_list_tables, schema)
+        return (await self.tables_by_schema([schema]))[schema]
 
     async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
-        """``list_tables`` of several schemas (a slice's); fast paths ask in one query."""
-        return {schema: await self.list_tables(schema) for schema in schemas}
+        """Tables and views of several schemas (a plan's, a slice's); fast paths ask in one query."""
+        async with self.engine.connect() as conn:
+            return {schema: await conn.run_sync(_list_tables, schema) for schema in schemas}
 
     async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
         """All records of the batch's tables, in a deterministic order."""
@@ -99,6 +99,20 @@ class CatalogReader:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
             yield driver
+
+
+def tables_by_name(schemas: Sequence[str], rows: Iterable[Sequence[str]],
+                   kinds: Mapping[str, str]) -> dict[str, list[TableRef]]:
+    """``(schema, table, catalog kind)`` rows → each requested schema's tables in name order.
+
+    Rows of schemas not requested exactly (``information_schema`` matches names
+    case-insensitively) are dropped.
+    """
+    found: dict[str, list[TableRef]] = {schema: [] for schema in schemas}
+    for schema, name, kind in rows:
+        if schema in found:
+            found[schema].append(TableRef(name, kinds[kind]))
+    return {schema: sorted(tables) for schema, tables in found.items()}
 
 
 def _list_schemas(conn: Connection, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
