@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -11,9 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
 
 from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
-from {{ cookiecutter.package_name }}.engine.models import ExtractionSummary
+from {{ cookiecutter.package_name }}.engine.models import (
+    ExtractionSummary,
+    FinalizeInput,
+    RunContext,
+    SliceTask,
+)
 from {{ cookiecutter.package_name }}.engine.sink import read_url
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
@@ -69,3 +76,52 @@ def load(summary: ExtractionSummary) -> Run:
         for line in read_url(f"{folder}/{part['path']}").splitlines()
     ]
     return Run(summary, manifest, records)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+async def snapshot(state: StateStore, output: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    entries = await state.scan("")
+    return {k: (e.version, e.value) for k, e in entries.items()}, files(output)
+
+
+def activity_env() -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=30))
+    return env
+
+
+async def every_activity_twice(
+    activities: ExtractorActivities, run: RunContext, state: StateStore, output: Path
+) -> ExtractionSummary:
+    """Run each activity twice, in the workflow's order; the second run of each must change nothing.
+
+    Temporal delivers activities at least once: a retry after a lost completion
+    re-runs work that already happened. Returns the finalize summary.
+    """
+    env = activity_env()
+    plan = await env.run(activities.plan, run)
+    after_plan = await snapshot(state, output)
+    assert await env.run(activities.plan, run) == plan
+    assert await snapshot(state, output) == after_plan
+    assert after_plan[1] == {}  # planning writes no output, only the plan in the state store
+    run = run.model_copy(update={"fingerprint": plan.fingerprint})
+
+    assert len(plan.slices) > 1
+    for ref in plan.slices:
+        task = SliceTask(run=run, slice=ref)
+        first = await env.run(activities.extract_slice, task)
+        after_first = await snapshot(state, output)
+        again = await env.run(activities.extract_slice, task)
+        assert await snapshot(state, output) == after_first
+        assert again.model_dump(exclude={"resumed_from_page"}) == first.model_dump(exclude={"resumed_from_page"})
+        assert (first.resumed_from_page, again.resumed_from_page) == (0, first.pages)
+
+    finalize = FinalizeInput(run=run, plan=plan)
+    summary = await env.run(activities.finalize, finalize)
+    after_first = await snapshot(state, output)
+    assert await env.run(activities.finalize, finalize) == summary
+    assert await snapshot(state, output) == after_first
+    return summary

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from temporalio.testing import ActivityEnvironment
 
 from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
 from {{ cookiecutter.package_name }}.engine.models import (
@@ -37,6 +34,7 @@ from .conftest import (
     MYSQL_URL,  # variant: source=mysql
     POSTGRES_URL,
 )
+from .harness import activity_env, every_activity_twice, files
 
 
 @pytest.fixture(params=[
@@ -60,21 +58,6 @@ async def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             yield cat
 
 
-def files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-async def snapshot(state: StateStore, output: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
-    entries = await state.scan("")
-    return {k: (e.version, e.value) for k, e in entries.items()}, files(output)
-
-
-def activity_env() -> ActivityEnvironment:
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=30))
-    return env
-
-
 def small_run(catalog: Catalog, output: Path) -> RunContext:
     """A run in batches of 2 and slices of 3 tables, so every fixture catalog makes several of each."""
     request = ExtractionRequest(source="test", schema_pattern=catalog.schema_pattern,
@@ -89,31 +72,8 @@ async def test_every_activity_twice_gives_identical_output_and_state(
     run = small_run(catalog, output)
     activities = ExtractorActivities(dataclasses.replace(Settings(), output_url=str(output)), state,
                                      env={"SOURCE_TEST_DSN": catalog.url})
-    env = activity_env()
     try:
-        plan = await env.run(activities.plan, run)
-        after_plan = await snapshot(state, output)
-        assert await env.run(activities.plan, run) == plan
-        assert await snapshot(state, output) == after_plan
-        assert after_plan[1] == {}  # planning writes no output, only the plan in the state store
-        run = run.model_copy(update={"fingerprint": plan.fingerprint})
-
-        assert len(plan.slices) > 1
-        for ref in plan.slices:
-            task = SliceTask(run=run, slice=ref)
-            first = await env.run(activities.extract_slice, task)
-            after_first = await snapshot(state, output)
-            again = await env.run(activities.extract_slice, task)
-            assert await snapshot(state, output) == after_first
-            assert again.model_dump(exclude={"resumed_from_page"}) == first.model_dump(
-                exclude={"resumed_from_page"})
-            assert (first.resumed_from_page, again.resumed_from_page) == (0, first.pages)
-
-        finalize = FinalizeInput(run=run, plan=plan)
-        summary = await env.run(activities.finalize, finalize)
-        after_first = await snapshot(state, output)
-        assert await env.run(activities.finalize, finalize) == summary
-        assert await snapshot(state, output) == after_first
+        summary = await every_activity_twice(activities, run, state, output)
         assert summary.counts == catalog.counts
     finally:
         await activities.close()

@@ -18,15 +18,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
-from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
 from {{ cookiecutter.package_name }}.engine.models import (
     ActivityTuning,
     ExtractionRequest,
-    FinalizeInput,
     RunContext,
-    SliceTask,
 )
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
@@ -34,7 +32,7 @@ from {{ cookiecutter.package_name }}.runtime.config import Settings
 from {{ cookiecutter.package_name }}.runtime.worker import build_worker
 from {{ cookiecutter.package_name }}.sources.demo_api import DemoApi
 
-from .harness import Run, extract, load
+from .harness import Run, every_activity_twice, extract, files, load
 from .history import run_text
 from .processes import WorkerProcess, checkpoints, run_key, wait_for_checkpoint
 
@@ -135,29 +133,10 @@ async def test_every_activity_twice_gives_identical_output_and_state(
     output = tmp_path / "out"
     settings = dataclasses.replace(Settings(), output_url=str(output), secrets_dir=secrets_dir(tmp_path))
     activities = ExtractorActivities(settings, state, env={"SOURCE_TEST_DSN": f"{api.base_url}?rate=0"})
-    env = ActivityEnvironment()
-    env.info = dataclasses.replace(env.info, heartbeat_timeout=timedelta(seconds=30))
     run = RunContext(workflow_id="rest-twice", run_id="run-1", request=ExtractionRequest(source="test", batch_size=40))
-
-    async def snapshot() -> tuple[dict[str, object], dict[str, bytes]]:
-        entries = {k: (e.version, e.value) for k, e in (await state.scan("")).items()}
-        return entries, {str(p.relative_to(output)): p.read_bytes() for p in output.rglob("*") if p.is_file()}
-
     try:
-        plan = await env.run(activities.plan, run)
-        assert await env.run(activities.plan, run) == plan
-        run = run.model_copy(update={"fingerprint": plan.fingerprint})
-        for ref in plan.slices:
-            first = await env.run(activities.extract_slice, SliceTask(run=run, slice=ref))
-            after = await snapshot()
-            again = await env.run(activities.extract_slice, SliceTask(run=run, slice=ref))
-            assert await snapshot() == after
-            assert again.counts == first.counts and again.resumed_from_page == first.pages
-        summary = await env.run(activities.finalize, FinalizeInput(run=run, plan=plan))
-        after = await snapshot()
-        assert await env.run(activities.finalize, FinalizeInput(run=run, plan=plan)) == summary
-        assert await snapshot() == after
+        summary = await every_activity_twice(activities, run, state, output)
         assert summary.counts == {"endpoints": 2, "users": 250, "orders": 130}
-        assert TOKEN.encode() not in b"".join(after[1].values())
+        assert TOKEN.encode() not in b"".join(files(output).values())
     finally:
         await activities.close()
