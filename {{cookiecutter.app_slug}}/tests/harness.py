@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -34,6 +35,11 @@ class Run:
     summary: ExtractionSummary
     manifest: dict[str, Any]
     records: list[dict[str, Any]]
+
+    def duplicates(self) -> list[tuple[str, str]]:
+        """``(kind, qualified_name)`` keys written more than once: always empty in a correct run."""
+        keys = Counter((r["kind"], r["qualified_name"]) for r in self.records)
+        return [key for key, n in keys.items() if n > 1]
 
     def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
         return {r["qualified_name"]: r for r in self.records if r["kind"] == kind}

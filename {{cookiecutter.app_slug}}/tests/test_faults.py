@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -89,8 +88,7 @@ def by_kind(run: Run) -> dict[str, list[bytes]]:
 
 
 def assert_same_output(run: Run, baseline: Run) -> None:
-    keys = Counter((r["kind"], r["qualified_name"]) for r in run.records)
-    duplicated = [k for k, n in keys.items() if n > 1]
+    duplicated = run.duplicates()
     assert duplicated == [], f"{len(duplicated)} duplicated records, e.g. {duplicated[:3]}"
     got, want = by_kind(run), by_kind(baseline)
     assert sorted(got) == sorted(want)
@@ -231,8 +229,7 @@ async def test_tables_dropped_while_the_worker_is_dead_are_listed_as_vanished(
 
     extracted = load(summary)
     assert extracted.manifest["vanished"] == {"s1": gone}
-    keys = Counter((r["kind"], r["qualified_name"]) for r in extracted.records)
-    assert [k for k, n in keys.items() if n > 1] == []
+    assert extracted.duplicates() == []
     dropped = {name for name in big.baseline.of_kind("table") if name.rpartition(".")[2].strip('"') in gone
                and '."s1".' in name}
     assert set(extracted.of_kind("table")) == set(big.baseline.of_kind("table")) - dropped

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sqlite3
 import unicodedata
 import uuid  # variant: source=mysql
-from collections import Counter
 from collections.abc import Iterator  # variant: source=mysql
 from contextlib import contextmanager  # variant: source=mysql
 from pathlib import Path
@@ -94,8 +93,7 @@ def names(run: Run) -> tuple[set[str], dict[tuple[str, str], str]]:
 
 
 def assert_no_collisions(run: Run) -> None:
-    keys = Counter((r["kind"], r["qualified_name"]) for r in run.records)
-    assert [k for k, n in keys.items() if n > 1] == []
+    assert run.duplicates() == []
     parts = [p["path"] for p in run.manifest["parts"]]
     assert len(parts) == len(set(parts)) == len({p.lower() for p in parts}), "part files collide"
 

@@ -70,11 +70,6 @@ def table_names(run: Run) -> Counter[str]:
     return Counter(r["qualified_name"] for r in run.records if r["kind"] == "table")
 
 
-def assert_no_duplicates(run: Run) -> None:
-    keys = Counter((r["kind"], r["qualified_name"]) for r in run.records)
-    assert [k for k, n in keys.items() if n > 1] == []
-
-
 async def churn(url: str, planned: list[tuple[str, str]], every: float) -> list[tuple[str, str]]:
     """Until cancelled: drop one of ``planned`` and create a new table, every ``every`` seconds.
 
@@ -119,7 +114,7 @@ async def test_tables_created_and_dropped_during_a_run_never_shift_or_duplicate_
             created = await churning
         run = load(summary)
 
-    assert_no_duplicates(run)
+    assert run.duplicates() == []
     found = table_names(run)
     stable = {qualified(database, f"s{s}", f"t{t:04d}") for s in range(SCHEMAS) for t in range(PER_SCHEMA)}
     assert stable - set(found) == set(), "a stable table is missing"
@@ -175,7 +170,7 @@ async def test_a_rerun_with_the_same_workflow_id_resumes_what_was_written(
     assert rerun.resumed_batches >= written, (rerun.resumed_batches, written)
     assert rerun.resumed_batches < 40, "everything was resumed: the first run was not stopped mid-way"
     resumed = load(rerun)
-    assert_no_duplicates(resumed)
+    assert resumed.duplicates() == []
     assert sorted(resumed.records, key=repr) == sorted(clean.records, key=repr)
     assert resumed.manifest["resumed_batches"] == rerun.resumed_batches
     print(f"\nrerun after {stop}: resumed_batches={rerun.resumed_batches} of 40, output identical to a clean run")
