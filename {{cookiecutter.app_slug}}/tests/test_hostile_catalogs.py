@@ -56,6 +56,10 @@ PG_TABLES: dict[str, dict[str, str]] = {
               "events_other": "table"},
     "empty_one": {},
     "Empty Two": {},
+    # MySQL's system schema names are ordinary user schemas on PostgreSQL: they must come out.
+    "sys": {"objects": "table"},
+    "mysql": {"user": "table"},
+    "performance_schema": {},
 }
 
 PG_EXTRA = f"""
@@ -107,7 +111,12 @@ async def test_sqlite_hostile_catalog(temporal: WorkflowEnvironment, tmp_path: P
         for table in tables[:-1]:
             conn.execute(f"CREATE TABLE {pg_ident(table)} ({columns})")
         conn.execute(f"CREATE TABLE wide ({', '.join(f'c{n:04d} int' for n in range(WIDE))})")
+        # SQLite's own tables (sqlite_sequence, sqlite_stat1) must not come out as the user's.
+        conn.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY AUTOINCREMENT)")
+        conn.execute("INSERT INTO counter DEFAULT VALUES")
+        conn.execute("ANALYZE")
     conn.close()
+    tables.append("counter")
     run = await extract(temporal.client, f"sqlite:///{path}", tmp_path / "out", state, batch_size=2, slice_size=4)
     assert names(run) == ({"main"}, {("main", t): "table" for t in tables})
     assert_no_collisions(run)

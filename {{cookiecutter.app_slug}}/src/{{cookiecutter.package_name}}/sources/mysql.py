@@ -40,7 +40,15 @@ from sqlalchemy.dialects.mysql.reflection import ReflectedState
 from sqlalchemy.types import NullType
 
 from . import records
-from .sql import SYSTEM_SCHEMAS, CatalogReader, SchemaInfo, SchemaTables, TableRef, tables_by_name, type_name
+from .sql import (
+    CatalogReader,
+    SchemaInfo,
+    SchemaTables,
+    TableRef,
+    is_system_schema,
+    tables_by_name,
+    type_name,
+)
 
 _KINDS = {"BASE TABLE": "table", "SYSTEM VERSIONED": "table", "VIEW": "view"}
 _FK_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})  # RESTRICT / NO ACTION: the default
@@ -90,7 +98,7 @@ class MySQLCatalogReader(CatalogReader):
     async def list_schemas(self, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
         names = sorted(
             name for (name,) in await self._fetch(_SCHEMAS)
-            if name not in SYSTEM_SCHEMAS and (pattern is None or pattern.search(name))
+            if not is_system_schema("mysql", name) and (pattern is None or pattern.search(name))
         )
         if not names:
             return []

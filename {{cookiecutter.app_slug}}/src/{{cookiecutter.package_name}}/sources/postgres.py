@@ -34,7 +34,6 @@ from sqlalchemy.types import NullType
 from . import records
 from .sql import (
     _PG_KINDS,
-    SYSTEM_SCHEMAS,
     CatalogReader,
     SchemaInfo,
     SchemaTables,
@@ -44,6 +43,7 @@ from .sql import (
     type_name,
 )
 
+# PostgreSQL's own schemas (pg_*, information_schema; sql.SYSTEM_SCHEMAS) are left out here.
 _SCHEMAS = """
 SELECT n.nspname, count(c.oid)
 FROM pg_catalog.pg_namespace n
@@ -147,7 +147,7 @@ class PostgresCatalogReader(CatalogReader):
         return [
             SchemaInfo(name=name, tables=tables)
             for name, tables in sorted(rows)
-            if name not in SYSTEM_SCHEMAS and (pattern is None or pattern.search(name))
+            if pattern is None or pattern.search(name)
         ]
 
     async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:

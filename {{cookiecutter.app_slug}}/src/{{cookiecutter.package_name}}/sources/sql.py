@@ -26,9 +26,13 @@ from sqlalchemy.types import TypeEngine
 
 from . import records
 
-SYSTEM_SCHEMAS = frozenset(
-    {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
-)
+#: Schemas each dialect keeps for itself, never extracted; PostgreSQL also owns every ``pg_*``.
+#: Per dialect: a PostgreSQL schema a user named ``sys`` or ``mysql`` is theirs and comes out.
+SYSTEM_SCHEMAS: dict[str, frozenset[str]] = {
+    "postgresql": frozenset({"information_schema"}),
+    "mysql": frozenset({"information_schema", "mysql", "performance_schema", "sys"}),
+    "mariadb": frozenset({"information_schema", "mysql", "performance_schema", "sys"}),
+}
 _PG_KINDS = {"r": "table", "p": "partitioned_table", "v": "view", "m": "materialized_view", "f": "foreign_table"}
 _PG_TABLES = text(
     "SELECT c.relname, c.relkind::text FROM pg_catalog.pg_class c "
@@ -115,14 +119,19 @@ def tables_by_name(schemas: Sequence[str], rows: Iterable[Sequence[str]],
     return {schema: sorted(tables) for schema, tables in found.items()}
 
 
+def is_system_schema(dialect: str, name: str) -> bool:
+    """A schema the server keeps for itself (SQLite's internal tables are not listed at all)."""
+    if dialect == "postgresql" and name.startswith("pg_"):
+        return True
+    return name in SYSTEM_SCHEMAS.get(dialect, frozenset())
+
+
 def _list_schemas(conn: Connection, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
     insp = inspect(conn)
     names = sorted(
         name
         for name in insp.get_schema_names()
-        if name not in SYSTEM_SCHEMAS
-        and not name.startswith("pg_")
-        and (pattern is None or pattern.search(name))
+        if not is_system_schema(conn.dialect.name, name) and (pattern is None or pattern.search(name))
     )
     return [SchemaInfo(name=name, tables=len(_list_tables(conn, name))) for name in names]
 
