@@ -161,10 +161,27 @@ async def test_unknown_workflow_id_is_a_usage_error(temporal_env: WorkflowEnviro
     assert "no such run" in out
 
 
-def test_unreachable_temporal_exits_4(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")
-    assert cli.main(["status", "anything"]) == cli.EXIT_UNREACHABLE
+@pytest.mark.parametrize(("address", "cause"), [
+    ("127.0.0.1:9", "connection refused"),
+    ("no-such-host.invalid:7233", "the host name does not resolve"),
+])
+async def test_unreachable_temporal_exits_4_with_one_plain_line(
+    monkeypatch: pytest.MonkeyPatch, address: str, cause: str,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", address)
+    code, out = await run_cli("status", "anything")
+    assert code == cli.EXIT_UNREACHABLE
+    assert f"cannot reach Temporal at {address}: {cause}; check TEMPORAL_ADDRESS" in out, out
+    assert "tonic" not in out and len(out.strip().splitlines()) == 1, out
+
+
+async def test_unknown_namespace_is_a_usage_error_naming_it(
+    temporal_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "no-such-namespace")
+    code, out = await run_cli("status", "anything")
+    assert code == cli.EXIT_USAGE
+    assert "Namespace no-such-namespace is not found" in out and "TEMPORAL_NAMESPACE" in out, out
 
 
 def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

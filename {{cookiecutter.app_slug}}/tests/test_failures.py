@@ -11,15 +11,18 @@ PostgreSQL the refused login is a role without LOGIN.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator  # variant: source=mysql
 from collections.abc import AsyncIterator  # variant: source=postgresql,sqlite,rest
 from contextlib import asynccontextmanager, contextmanager  # variant: source=mysql
 from contextlib import asynccontextmanager  # variant: source=postgresql,sqlite,rest
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -30,12 +33,14 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from {{ cookiecutter.package_name }}.engine.errors import NON_RETRYABLE_TYPES
+from {{ cookiecutter.package_name }}.engine.errors import NON_RETRYABLE_TYPES, source_call
 from {{ cookiecutter.package_name }}.engine.models import ActivityTuning
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.engine.workflows import activity_options
 from {{ cookiecutter.package_name }}.runtime.config import Settings
 from {{ cookiecutter.package_name }}.runtime.runs import build_request, start
+from {{ cookiecutter.package_name }}.runtime.secrets import SourceConfigError
+from {{ cookiecutter.package_name }}.sources.registry import open_source
 
 from .catalogs import _plain, postgres_database, sqlite_catalog
 from .conftest import (
@@ -61,13 +66,13 @@ def password() -> str:
 
 async def failing_run(
     temporal: WorkflowEnvironment, url: str, tmp_path: Path, state: StateStore, schemas: str | None = None,
-    output: Path | str | None = None,
+    output: Path | str | None = None, **settings: Any,
 ) -> Failure:
     workflow_id = f"fail-{uuid.uuid4().hex}"
     began = time.monotonic()
     with pytest.raises(WorkflowFailureError) as failed:
         await extract(temporal.client, url, output or tmp_path / "out", state, schemas=schemas,
-                      workflow_id=workflow_id, activity_max_attempts=10)
+                      workflow_id=workflow_id, activity_max_attempts=10, **settings)
     seconds = time.monotonic() - began
     cause: BaseException = failed.value
     while getattr(cause, "cause", None) is not None:
@@ -95,6 +100,69 @@ async def test_invalid_schema_pattern(temporal: WorkflowEnvironment, tmp_path: P
     with sqlite_catalog(tmp_path) as cat:
         failure = await failing_run(temporal, cat.url, tmp_path, state, schemas="sales(")
     assert_permanent(failure, "InvalidRequest", "'sales('", "not a valid regular expression")
+
+
+async def test_schemas_matching_nothing_fail_and_list_what_exists(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    """An empty match is a typo, not an empty catalog: no exit 0 with an empty manifest."""
+    with sqlite_catalog(tmp_path) as cat:
+        failure = await failing_run(temporal, cat.url, tmp_path, state, schemas="^sales$")
+    assert_permanent(failure, "InvalidRequest", "--schemas '^sales$' matches no schemas of source 'test'",
+                     "it has 1: 'main'")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("manifest.json"))
+
+
+@asynccontextmanager
+async def silent_server() -> AsyncIterator[int]:
+    """A port that accepts connections and never says a word: a wrong port, a hung server, a black hole."""
+    held: list[asyncio.StreamWriter] = []
+    server = await asyncio.start_server(lambda _reader, writer: held.append(writer), "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+@pytest.mark.parametrize("scheme", [
+    "postgresql",
+    "mysql",  # variant: source=mysql
+])
+async def test_source_that_never_answers_fails_within_the_connect_timeout(
+    temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore, scheme: str
+) -> None:
+    """Not ~60 s per attempt times 10 attempts: one attempt, the setting that gave up, and what to check."""
+    secret = password()
+    async with silent_server() as port:
+        failure = await failing_run(temporal, f"{scheme}://extractor:{secret}@127.0.0.1:{port}/analytics",
+                                    tmp_path, state, source_connect_timeout_seconds=1.0)
+    error = failure.error
+    assert (error.type, error.non_retryable, failure.attempts) == ("SourceTimeout", True, 1), error.message
+    assert failure.seconds < 15
+    assert "did not answer within 1 s (SOURCE_CONNECT_TIMEOUT_SECONDS)" in error.message, error.message
+    assert "SOURCE_TEST_DSN" in error.message
+    assert secret not in error.message and secret not in failure.history
+
+
+async def test_a_step_over_source_timeout_seconds_mid_run_is_retried_and_named() -> None:
+    """Mid-run, a slow answer may be a busy server: retryable (the retry resumes from the checkpoint)."""
+    settings = replace(Settings(), source_timeout_seconds=0.05)
+    with pytest.raises(ApplicationError) as raised:
+        async with source_call("crm", settings):
+            await asyncio.sleep(5)
+    assert raised.value.type == "SourceTimeout" and not raised.value.non_retryable
+    assert "within 0.05 s (SOURCE_TIMEOUT_SECONDS)" in raised.value.message
+    assert "SOURCE_CRM_DSN" in raised.value.message
+    assert raised.value.type not in NON_RETRYABLE_TYPES, "the retry policy would never retry it"
+
+
+def test_a_missing_driver_is_a_config_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DSN for a database whose driver this app does not install: never retried, says which."""
+    monkeypatch.setitem(sys.modules, "aiomysql", None)  # as if not installed, in every rendering
+    with pytest.raises(SourceConfigError, match=r"SOURCE_CRM_DSN: the mysql driver \(aiomysql\) is not installed"):
+        open_source("crm", "mysql://extractor@db.example.com/crm", None, Settings())
 
 
 async def test_output_path_blocked_by_a_file(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:

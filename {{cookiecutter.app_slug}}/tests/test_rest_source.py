@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.runtime.secrets import SourceConfigError
-from {{ cookiecutter.package_name }}.sources.base import Cursor, Group, Page, Work
+from {{ cookiecutter.package_name }}.sources.base import Cursor, Group, NoMatch, Page, Work
 from {{ cookiecutter.package_name }}.sources.demo_api import DemoApi
 from {{ cookiecutter.package_name }}.sources.records import qualify
 from {{ cookiecutter.package_name }}.sources.rest import (
@@ -115,6 +115,9 @@ async def test_a_resumed_read_gives_exactly_the_remaining_pages(source: RestSour
 async def test_plan_lists_matching_endpoints_whole_and_describe_names_the_api(source: RestSource) -> None:
     assert await source.plan(None) == [Group(name="users", whole=True), Group(name="orders", whole=True)]
     assert await source.plan(re.compile("^ord")) == [Group(name="orders", whole=True)]
+    with pytest.raises(NoMatch) as nothing:  # the engine turns it into a failed run that lists these
+        await source.plan(re.compile("^invoices$"))
+    assert nothing.value.existing == ["users", "orders"]
 
     info = await source.describe()
     assert (info.name, info.system, info.version) == ("127.0.0.1", "rest", "1.0.0")

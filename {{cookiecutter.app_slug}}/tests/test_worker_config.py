@@ -31,19 +31,51 @@ from .catalogs import sqlite_catalog
 from .probes import WorkerProcess, console_script, free_port, wait_for_status
 
 
+def refused_start(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A worker process started with ``env`` (Temporal unreachable), once it has exited."""
+    base = {"PATH": os.environ["PATH"], "TEMPORAL_ADDRESS": "127.0.0.1:9", "HEALTH_PORT": "0", "METRICS_PORT": "0"}
+    return subprocess.run([console_script(APP_SLUG), "worker"], env={**base, **env}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
 @pytest.mark.parametrize(("env", "message"), [
     ({"OUTPUT_URL": "ftp://files.example.com/out"}, "OUTPUT_URL 'ftp://files.example.com/out': unsupported scheme"),
     ({"OUTPUT_URL": "s3://"}, "name the bucket"),
     ({"OUTPUT_DIR": "/data/out"}, "OUTPUT_DIR was renamed to OUTPUT_URL"),
+    ({"STATE_STORE_URL": "redis://cache:6379/0"}, "STATE_STORE_URL redis://cache:6379/0: the state store is SQLite"),
+    ({"STATE_STORE_URL": "not a url"}, "STATE_STORE_URL not a url: Could not parse"),
 ])
-def test_worker_refuses_a_bad_output_setting_at_start(tmp_path: Path, env: dict[str, str], message: str) -> None:
+def test_worker_refuses_a_bad_setting_at_start(tmp_path: Path, env: dict[str, str], message: str) -> None:
     """Before it connects anywhere: one line naming the variable, exit 2, no traceback."""
-    base = {"PATH": os.environ["PATH"], "TEMPORAL_ADDRESS": "127.0.0.1:9", "HEALTH_PORT": "0", "METRICS_PORT": "0"}
-    proc = subprocess.run([console_script(APP_SLUG), "worker"], env={**base, **env}, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = refused_start(tmp_path, env)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+    assert "cannot reach Temporal" not in proc.stdout + proc.stderr, "it should not have tried Temporal"
+
+
+@pytest.mark.parametrize(("url", "cause"), [
+    ("postgresql://extractor:{secret}@127.0.0.1:9/state", "Connect call failed"),
+    ("sqlite+aiosqlite:///{tmp}/blocked/state.db", "cannot create its folder: [Errno 17] File exists"),
+])
+def test_worker_refuses_a_state_store_it_cannot_open(tmp_path: Path, url: str, cause: str) -> None:
+    """A worker that could not keep checkpoints must not poll: exit 1, one line, password hidden."""
+    secret = f"Pw-{uuid.uuid4().hex}"
+    (tmp_path / "blocked").write_text("a file where the state folder should be")
+    proc = refused_start(tmp_path, {"STATE_STORE_URL": url.format(secret=secret, tmp=tmp_path)})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode in (1, 2), out
+    assert "STATE_STORE_URL " in out and cause in out, out
+    assert secret not in out
+    assert "Traceback" not in out
+    lines = [line for line in out.splitlines() if "STATE_STORE_URL" in line]
+    assert len(lines) == 1, out
+
+
+def test_a_refused_state_store_shows_its_traceback_at_debug_level(tmp_path: Path) -> None:
+    proc = refused_start(tmp_path, {"STATE_STORE_URL": "postgresql://x@127.0.0.1:9/state", "LOG_LEVEL": "DEBUG"})
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stdout + proc.stderr
 
 
 def test_api_key_file_in_secrets_dir_turns_on_api_key_and_tls(tmp_path: Path) -> None:

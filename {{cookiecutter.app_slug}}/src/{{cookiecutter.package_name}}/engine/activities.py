@@ -33,16 +33,17 @@ from ..runtime import metrics
 from ..runtime.config import Settings
 from ..runtime.logs import log_context
 from ..runtime.secrets import SourceConfigError, resolve_source_dsn
-from ..sources.base import Page, Source, Work
+from ..sources.base import Group, NoMatch, Page, Source, Work
 from ..sources.registry import open_source
 from . import sink
-from .errors import permanent, sink_errors, source_errors
+from .errors import permanent, sink_errors, source_call
 from .heartbeat import auto_heartbeater, record_progress
 from .models import (
     EXTRACT_SLICE,
     FINALIZE,
     PLAN,
     Checkpoint,
+    ExtractionRequest,
     ExtractionSummary,
     FinalizeInput,
     PlanResult,
@@ -99,9 +100,12 @@ class ExtractorActivities:
         request = run.request
         pattern = compile_pattern(request.schema_pattern)
         source = self.source(request.source)
-        with source_errors(request.source):
+        # The hello is small: a server that has not answered it within the connect timeout is not there.
+        async with source_call(request.source, self._settings, first_contact=True,
+                               limit="source_connect_timeout_seconds"):
             info = await source.describe()
-            groups = await source.plan(pattern)
+        async with source_call(request.source, self._settings, first_contact=True):
+            groups = await matching_groups(source, pattern, request)
         with sink_errors():  # a missing bucket or bad credentials fail the run now, not after the reading
             await self.output(request.source, run.workflow_id).check_writable()
         works = plan_slices(groups, request.slice_size)
@@ -177,7 +181,7 @@ class ExtractorActivities:
             pages = read_ahead(source.read(work, checkpoint.cursor, run.request.batch_size))
             async with contextlib.aclosing(pages):
                 while True:
-                    with source_errors(run.request.source):
+                    async with source_call(run.request.source, self._settings):
                         page = await anext(pages, None)
                     if page is None:
                         break
@@ -322,6 +326,24 @@ def progress_details(slice_index: int, page: Page, number: int, done: int, total
     return {"status": f"slice {slice_index} ({page.label}): page {number}{of}, {done}{of_units} {units}",
             "schema": page.label, "slice": slice_index, "batch": number, "batches": page.pages,
             "units": done, "units_in_slice": total}
+
+
+async def matching_groups(source: Source, pattern: re.Pattern[str] | None, request: ExtractionRequest) -> list[Group]:
+    """The source's groups for ``--schemas``: a pattern that matches nothing is a mistake, not an empty run."""
+    existing: list[str] | None = None
+    try:
+        groups = await source.plan(pattern)
+    except NoMatch as exc:
+        groups, existing = [], exc.existing
+    if pattern is None or groups:
+        return groups
+    what = f"--schemas {request.schema_pattern!r} matches no {source.vocabulary.groups} of source {request.source!r}"
+    if existing:
+        shown = ", ".join(map(repr, existing[:5])) + (", ..." if len(existing) > 5 else "")
+        what += f"; it has {len(existing)}: {shown}"
+    elif existing == []:
+        what += f"; it has no {source.vocabulary.groups} at all"
+    raise permanent("InvalidRequest", what)
 
 
 def compile_pattern(pattern: str | None) -> re.Pattern[str] | None:

@@ -8,12 +8,14 @@ Temporal's retry policy handles it as transient.
 
 from __future__ import annotations
 
+import asyncio
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from temporalio.exceptions import ApplicationError
 
+from ..runtime.config import Settings
 from ..runtime.secrets import env_key, redact
 from .sink import OutputError
 
@@ -71,6 +73,34 @@ def source_errors(source: str) -> Iterator[None]:
         if translated is None:
             raise
         raise translated from None
+
+
+@asynccontextmanager
+async def source_call(
+    source: str, settings: Settings, *, first_contact: bool = False, limit: str = "source_timeout_seconds",
+) -> AsyncIterator[None]:
+    """One step of reading the source (its hello, its plan, one page): bounded in time, errors translated.
+
+    A source that accepts connections but never answers fails with a
+    ``SourceTimeout`` naming the setting that gave up (``limit``, or the
+    driver's connect timeout), instead of hanging until Temporal's own
+    timeouts. At first contact nothing has been read and a retry rarely
+    revives a dead port, so the run fails at once; mid-run a timeout is
+    retried and resumes from the checkpoint.
+    """
+    scope = asyncio.timeout(getattr(settings, limit))
+    try:
+        async with scope:
+            with source_errors(source):
+                yield
+    except TimeoutError:
+        setting = limit if scope.expired() else "source_connect_timeout_seconds"  # else: the driver's own
+        raise ApplicationError(
+            f"source {source!r}: the source did not answer within {getattr(settings, setting):g} s "
+            f"({setting.upper()}); check the host and port in {env_key(source)} and that the server is up, "
+            f"or raise {setting.upper()}",
+            type="SourceTimeout", non_retryable=first_contact,
+        ) from None
 
 
 @contextmanager

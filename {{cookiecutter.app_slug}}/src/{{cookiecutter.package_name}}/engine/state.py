@@ -17,11 +17,12 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, delete, event, insert, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..runtime.secrets import to_async_url
+from ..runtime.secrets import redact, to_async_url
 
+CONNECT_TIMEOUT_S = 10.0  # a PostgreSQL state store that does not answer fails the start, not hangs it
 _metadata = MetaData()
 checkpoints = Table(
     "extractor_checkpoints",
@@ -31,6 +32,17 @@ checkpoints = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+
+class StateStoreError(RuntimeError):
+    """The state store cannot be used; the message names ``STATE_STORE_URL`` (password hidden) and why.
+
+    ``config`` is true when the setting itself is wrong, false when the store did not answer.
+    """
+
+    def __init__(self, message: str, *, config: bool) -> None:
+        super().__init__(message)
+        self.config = config
 
 
 class VersionConflict(RuntimeError):
@@ -51,9 +63,24 @@ class StateStore:
 
     @classmethod
     async def open(cls, url: str) -> StateStore:
-        """Connect and create the table if missing (safe to call on every start)."""
-        engine = _create_engine(url)
-        await _create_table(engine)
+        """Connect and create the table if missing (safe to call on every start).
+
+        Raises ``StateStoreError`` with one readable line: a worker that cannot
+        keep checkpoints must not start.
+        """
+        shown = f"STATE_STORE_URL {redact(url)}"
+        try:
+            engine = _create_engine(url)
+        except (ArgumentError, ValueError, ModuleNotFoundError) as exc:
+            raise StateStoreError(f"{shown}: {_cause(exc)}; use sqlite+aiosqlite:///path/state.db "
+                                  "or postgresql://user@host:5432/db", config=True) from exc
+        except OSError as exc:  # SQLite's folder cannot be made
+            raise StateStoreError(f"{shown}: cannot create its folder: {_cause(exc)}", config=True) from exc
+        try:
+            await _create_table(engine)
+        except (OSError, DBAPIError, TimeoutError) as exc:
+            await engine.dispose()
+            raise StateStoreError(f"{shown}: cannot open the state store: {_cause(exc)}", config=False) from exc
         return cls(engine)
 
     async def close(self) -> None:
@@ -135,8 +162,24 @@ async def _create_table(engine: AsyncEngine, attempts: int = 5) -> None:
             await asyncio.sleep(0.05 * attempt)
 
 
+def _cause(exc: BaseException) -> str:
+    """What went wrong, in one line, password hidden: drivers wrap the useful part."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    if any(isinstance(e, TimeoutError) for e in chain):
+        return f"no answer within {CONNECT_TIMEOUT_S:g} s"
+    text = str(chain[-1]).strip()
+    return redact(text.splitlines()[0]) if text else type(chain[-1]).__name__
+
+
 def _create_engine(url: str) -> AsyncEngine:
-    parsed = to_async_url(make_url(url))
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"the state store is SQLite or PostgreSQL, not {parsed.get_backend_name()!r}")
+    parsed = to_async_url(parsed)
+    if parsed.get_backend_name() == "postgresql":
+        return create_async_engine(parsed, pool_pre_ping=True, connect_args={"timeout": CONNECT_TIMEOUT_S})
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":

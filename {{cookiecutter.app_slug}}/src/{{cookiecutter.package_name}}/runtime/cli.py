@@ -24,6 +24,7 @@ from typing import Any
 
 from dotenv import load_dotenv
 from rich.console import Console
+from rich.markup import escape
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -193,12 +194,12 @@ async def dispatch(args: argparse.Namespace, settings: Settings, console: Consol
         return await serve(settings)
     if args.command == "dev":
         return await _dev(args, settings, console)
-    from .temporal_client import connect
+    from .temporal_client import connect, unreachable
 
     try:
         client = await connect(settings)
     except RuntimeError as exc:
-        console.print(f"[red]cannot reach Temporal:[/red] {exc}", soft_wrap=True)
+        console.print(f"[red]{escape(unreachable(settings.temporal_address, exc))}[/red]", soft_wrap=True)
         return EXIT_UNREACHABLE
     from . import runs
 
@@ -216,6 +217,9 @@ async def dispatch(args: argparse.Namespace, settings: Settings, console: Consol
         console.print(f"[red]a run with workflow id {exc.workflow_id!r} is already running[/red]")
         return EXIT_USAGE
     except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND and exc.message.startswith("Namespace "):
+            console.print(f"[red]{escape(exc.message)}[/red] (TEMPORAL_NAMESPACE, at {settings.temporal_address})")
+            return EXIT_USAGE
         if exc.status == RPCStatusCode.NOT_FOUND:
             console.print(f"[red]no such run:[/red] {args.workflow_id!r}")
             return EXIT_USAGE

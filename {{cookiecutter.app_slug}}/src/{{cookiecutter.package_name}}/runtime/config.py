@@ -40,6 +40,8 @@ class Settings:
     progress_every_seconds: float = 1.0
     max_concurrent_activities: int = 4
     catalog_reader: str = "auto"
+    source_connect_timeout_seconds: float = 10.0
+    source_timeout_seconds: float = 300.0
     heartbeat_timeout_seconds: float = 30.0
     activity_max_attempts: int = 10
     graceful_shutdown_seconds: float = 30.0
@@ -86,8 +88,9 @@ class Settings:
             raise ConfigError("PROGRESS_EVERY_SECONDS must be >= 0")
         if self.slices_per_child > 1000:
             raise ConfigError("SLICES_PER_CHILD must be <= 1000 to keep child histories small")
-        if self.heartbeat_timeout_seconds <= 0:
-            raise ConfigError("HEARTBEAT_TIMEOUT_SECONDS must be > 0")
+        for name in ("heartbeat_timeout_seconds", "source_connect_timeout_seconds", "source_timeout_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name.upper()} must be > 0, got {getattr(self, name)}")
         if self.catalog_reader not in ("auto", "generic"):
             raise ConfigError(f"CATALOG_READER must be 'auto' or 'generic', got {self.catalog_reader!r}")
         if self.log_format not in ("console", "json"):

@@ -7,6 +7,7 @@ share of a run.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from temporalio.client import Client
@@ -38,3 +39,21 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     config["target_host"] = config.get("target_host") or settings.temporal_address
     config["namespace"] = config.get("namespace") or settings.temporal_namespace
     return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
+
+
+# The Rust core's errors read like `...ConnectError("tcp connect error", ..., message: "Connection refused" })`.
+_CORE_MESSAGE = re.compile(r'message: "([^"]+)"')
+
+
+def unreachable(address: str, exc: BaseException) -> str:
+    """One plain line for a failed connect: where, why, and what to check."""
+    text = str(exc)
+    if "dns error" in text or "failed to lookup address" in text:
+        cause = "the host name does not resolve"
+    elif "Timeout expired" in text or "TimeoutExpired" in text:
+        cause = "no answer in time (is that a Temporal frontend port?)"
+    elif found := _CORE_MESSAGE.search(text):
+        cause = found[1].lower()
+    else:
+        cause = text.splitlines()[0].removeprefix("Failed client connect: ") if text else type(exc).__name__
+    return f"cannot reach Temporal at {address}: {cause}; check TEMPORAL_ADDRESS and that the server is up"

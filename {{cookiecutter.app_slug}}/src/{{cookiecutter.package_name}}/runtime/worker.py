@@ -30,13 +30,13 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from ..engine.activities import ExtractorActivities
 from ..engine.sink import Sink
-from ..engine.state import StateStore
+from ..engine.state import StateStore, StateStoreError
 from ..engine.workflows import ExtractionWorkflow, ExtractSlicesWorkflow
 from .config import ConfigError, Settings
 from .health import HealthState, start_health_server
 from .metrics import metrics_runtime
 from .secrets import resolve_state_store_url
-from .temporal_client import connect, temporal_env
+from .temporal_client import connect, temporal_env, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,12 @@ async def serve(
     build: WorkerFactory = build_worker,
     check_every: float = 5.0,
 ) -> int:
-    """Run until ``stop`` is set or SIGTERM/SIGINT arrives; return the exit code (0 drained, 2 bad config)."""
+    """Run until ``stop`` is set or SIGTERM/SIGINT arrives; return the exit code.
+
+    0: drained (or stopped before connecting); 1: the state store cannot be
+    reached or used; 2: a setting is wrong (one line names it, no traceback
+    unless ``LOG_LEVEL=DEBUG``).
+    """
     stop = stop or asyncio.Event()
     try:
         deployment = deployment_config()
@@ -124,23 +129,29 @@ async def serve(
     server = await start_health_server(health, "0.0.0.0", settings.health_port)
     background = [asyncio.create_task(health.tick_forever())]
     try:
-        client = await _connect_until_stopped(settings, metrics_runtime(settings.metrics_port), stop)
-        if client is None:
-            log.info("stopped before connecting to Temporal")
-            return 0
-        health.connected = True
-        background.append(asyncio.create_task(_watch_connection(client, health, check_every)))
-        state_url = resolve_state_store_url(settings.state_store_url, os.environ, settings.secrets_dir)
-        state = await StateStore.open(state_url)
-        activities = ExtractorActivities(settings, state, sink=sink)
-        log.info("writing output to %s", sink.url)
+        try:  # before Temporal: a state store this worker cannot use is a reason not to start at all
+            state_url = resolve_state_store_url(settings.state_store_url, os.environ, settings.secrets_dir)
+            state = await StateStore.open(state_url)
+        except StateStoreError as exc:
+            log.error("%s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            return 2 if exc.config else 1
         try:
-            with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as pool:
-                worker = build(client, settings, activities, pool, deployment=deployment)
-                tune_gc()
-                return await _run_until_stopped(worker, health, stop)
+            client = await _connect_until_stopped(settings, metrics_runtime(settings.metrics_port), stop)
+            if client is None:
+                log.info("stopped before connecting to Temporal")
+                return 0
+            health.connected = True
+            background.append(asyncio.create_task(_watch_connection(client, health, check_every)))
+            activities = ExtractorActivities(settings, state, sink=sink)
+            log.info("writing output to %s", sink.url)
+            try:
+                with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as pool:
+                    worker = build(client, settings, activities, pool, deployment=deployment)
+                    tune_gc()
+                    return await _run_until_stopped(worker, health, stop)
+            finally:
+                await activities.close()
         finally:
-            await activities.close()
             await state.close()
     finally:
         for task in background:
@@ -179,7 +190,7 @@ async def _connect_until_stopped(settings: Settings, runtime: Runtime | None, st
         try:
             return await connect(settings, runtime)
         except (RuntimeError, RPCError, OSError) as exc:
-            log.warning("cannot reach Temporal at %s (%s); retrying in %.0fs", settings.temporal_address, exc, delay)
+            log.warning("%s; retrying in %.0fs", unreachable(settings.temporal_address, exc), delay)
         try:
             await asyncio.wait_for(stop.wait(), timeout=delay)
         except TimeoutError:

@@ -20,6 +20,8 @@ YOUR ROOM. A source answers four questions, and the engine does the rest
 
 Names a source planned but cannot find when it reads them go in
 ``Page.vanished``; the manifest lists them, so nothing is silently skipped.
+A ``pattern`` that matches nothing fails the run; raise ``NoMatch`` with
+some names that do exist, so the message can suggest them.
 """
 
 from __future__ import annotations
@@ -97,6 +99,14 @@ class Page:
     label: str = ""
     pages: int | None = None
     vanished: list[tuple[str, str]] = field(default_factory=list)  # (group, item) planned but gone
+
+
+class NoMatch(Exception):
+    """``plan(pattern)`` matched nothing; ``existing`` are the group names there are, for the message."""
+
+    def __init__(self, existing: Sequence[str]) -> None:
+        super().__init__(f"nothing matches; {len(existing)} exist")
+        self.existing = list(existing)
 
 
 class Source(Protocol):

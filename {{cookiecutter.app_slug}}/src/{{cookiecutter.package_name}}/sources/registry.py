@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from .base import Source
 
 Builder = Callable[[str, str, "str | None", "Settings"], "Source"]
+#: The driver's connect-timeout argument (SOURCE_CONNECT_TIMEOUT_SECONDS), per SQL backend.
+CONNECT_TIMEOUT_ARGS = {"postgresql": "timeout", "mysql": "connect_timeout", "mariadb": "connect_timeout"}
 
 
 def sql_source(name: str, dsn: str, password: str | None, settings: Settings) -> Source:
@@ -28,7 +30,15 @@ def sql_source(name: str, dsn: str, password: str | None, settings: Settings) ->
     from .readers import database_label, select_reader
 
     url = sql_url(env_key(name), dsn, password)
-    engine = create_async_engine(url, pool_pre_ping=True)
+    timeout = CONNECT_TIMEOUT_ARGS.get(url.get_backend_name())
+    connect_args = {timeout: settings.source_connect_timeout_seconds} if timeout else {}
+    try:
+        engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except ModuleNotFoundError as exc:  # a driver this rendering does not install: no retry can help
+        raise SourceConfigError(
+            f"{env_key(name)}: the {url.get_backend_name()} driver ({exc.name}) is not installed in this app; "
+            f"add it to the app's dependencies (pyproject.toml) or point {env_key(name)} at a supported database"
+        ) from None
     return CatalogSource(select_reader(engine, database_label(url), settings.catalog_reader), name)
 
 

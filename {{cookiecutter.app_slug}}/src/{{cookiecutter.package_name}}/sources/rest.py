@@ -43,7 +43,7 @@ from temporalio.exceptions import ApplicationError
 
 from ..engine.errors import classify, permanent
 from ..runtime.secrets import SourceConfigError, env_key, redact
-from .base import Cursor, Group, Page, Record, SourceInfo, Vocabulary, Work, tally_kinds
+from .base import Cursor, Group, NoMatch, Page, Record, SourceInfo, Vocabulary, Work, tally_kinds
 from .records import qualify
 
 log = logging.getLogger(__name__)
@@ -277,7 +277,10 @@ class RestSource:
 
     async def plan(self, pattern: re.Pattern[str] | None) -> list[Group]:
         """Every configured endpoint whose name matches, in ``ENDPOINTS`` order; each read whole."""
-        return [Group(name=name, whole=True) for name in self.endpoints if pattern is None or pattern.search(name)]
+        groups = [Group(name=name, whole=True) for name in self.endpoints if pattern is None or pattern.search(name)]
+        if not groups and self.endpoints:
+            raise NoMatch(list(self.endpoints))
+        return groups
 
     async def read(self, work: Work, cursor: Cursor, page_size: int) -> AsyncIterator[Page]:
         """One page per HTTP page, from ``cursor`` on; each page's cursor points at the next unread one."""
