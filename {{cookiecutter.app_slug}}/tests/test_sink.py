@@ -6,10 +6,13 @@ activities use, so ``file://`` in dev and ``s3://`` in a cluster cannot drift.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,6 +190,33 @@ async def test_a_read_only_folder_is_an_output_error(tmp_path: Path) -> None:
     sink = Sink.from_setting(str(tmp_path / "ro"))
     with pytest.raises(OutputError, match="permission denied"):
         await sink.run("src", "wf").check_writable()
+
+
+@contextmanager
+def full_disk(folder: Path) -> Iterator[Path]:
+    """A small tmpfs filled to its last byte: writes fail with ENOSPC, as on a full volume (needs root)."""
+    folder.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(folder)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True, check=False).returncode != 0:
+        pytest.skip("mounting a small file system needs root")
+    try:
+        for size in (4096, 1):  # pages first, then the last bytes
+            with contextlib.suppress(OSError), (folder / f"filler-{size}").open("wb", buffering=0) as out:
+                while True:
+                    out.write(b"\0" * size)
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+async def test_a_full_disk_is_an_output_error_naming_the_url_and_the_object(tmp_path: Path) -> None:
+    """ENOSPC is permanent for this run (no retry frees a disk): OutputError, never retried, says where."""
+    with full_disk(tmp_path / "full") as folder:
+        run = Sink.from_setting(str(folder)).run("src", "wf")
+        with pytest.raises(OutputError, match=rf"OUTPUT_URL file://{folder}: write src/.*: the disk is full"):
+            await run.check_writable()
+        with pytest.raises(OutputError, match=rf"OUTPUT_URL file://{folder}: write src/.*/parts/.*: the disk is full"):
+            await run.write_part("parts/00000-00000.jsonl", [{"kind": "table", "qualified_name": "t" * 1000}])
 
 
 async def test_credentials_come_from_secret_files_when_the_variable_is_unset(
