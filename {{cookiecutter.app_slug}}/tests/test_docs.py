@@ -1,4 +1,5 @@
-"""Docs stay true: every setting is documented in the README table and in .env.example."""
+"""Docs stay true: every setting is documented in the README table and in .env.example, every
+record field in the README's output section."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from {{ cookiecutter.package_name }}.runtime.config import Settings
+from {{ cookiecutter.package_name }}.sources import records
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = list(fields(Settings))
@@ -39,3 +41,26 @@ def test_setting_is_in_env_example(field: Field[Any]) -> None:
     name = field.name.upper()
     text = (ROOT / ".env.example").read_text()
     assert re.search(rf"^#?\s*{name}=", text, re.M), f".env.example lacks {name}"
+
+
+# One record of each SQL kind, built as the readers build them.
+SAMPLE_RECORDS = [
+    records.schema("db", "s"),
+    records.table("db", "s", "t", "table", None, None),
+    records.column("db", "s", "t", 1, "c", "INTEGER", True, None, None),
+    records.primary_key("db", "s", "t", "pk", ["c"]),
+    records.foreign_key("db", "s", "t", {"name": "fk", "constrained_columns": ["c"], "referred_table": "u",
+                                         "referred_columns": ["c"]}, "s"),
+    records.unique_constraint("db", "s", "t", "uq", ["c"]),
+    records.index("db", "s", "t", {"name": "ix", "column_names": ["c"]}),
+]
+
+
+@pytest.mark.parametrize("record", SAMPLE_RECORDS, ids=lambda r: r["kind"])
+def test_every_record_field_is_in_the_readme_output_section(record: dict[str, Any]) -> None:
+    section = (ROOT / "README.md").read_text().split("## Output", 1)[1].split("\n## ", 1)[0]
+    row = re.search(rf"^\s*\| `{record['kind']}` \| (.*) \|$", section, re.M)
+    assert row, f"README output section lacks a row for {record['kind']}"
+    fields_only = re.sub(r"\([^)]*\)", "", row.group(1))  # drop the notes in parentheses
+    documented = set(re.findall(r"`(\w+)`", fields_only))
+    assert documented == set(record) - {"kind", "qualified_name"}, row.group(1)

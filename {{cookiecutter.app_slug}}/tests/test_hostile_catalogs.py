@@ -75,6 +75,7 @@ CREATE TABLE parts.events (id bigint, happened date NOT NULL) PARTITION BY RANGE
 CREATE TABLE parts.events_2025 PARTITION OF parts.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 CREATE TABLE parts.events_2026 PARTITION OF parts.events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 CREATE TABLE parts.events_other PARTITION OF parts.events DEFAULT;
+COMMENT ON SCHEMA sys IS 'a user''s schema, whatever MySQL calls its own';
 """
 
 
@@ -140,6 +141,9 @@ async def test_postgresql_hostile_catalog(temporal: WorkflowEnvironment, tmp_pat
     db = run.summary.database
     schemas, tables = names(run)
     assert schemas == set(PG_TABLES)
+    comments = {r["name"]: r["comment"] for r in run.records if r["kind"] == "schema"}
+    assert comments["sys"] == "a user's schema, whatever MySQL calls its own"
+    assert comments["limits"] is None
     assert tables == {(s, t): kind for s, found in PG_TABLES.items() for t, kind in found.items()}
     assert_no_collisions(run)
 

@@ -9,6 +9,7 @@ columns: nullable, comment, default). PostgreSQL has none on these catalogs.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ CREATE TABLE "odd.Schema ""q"" x".children (
 CREATE INDEX ix_lower ON "odd.Schema ""q"" x".things (lower(region), code);
 CREATE INDEX ix_partial ON "odd.Schema ""q"" x".things (code) INCLUDE (region) WHERE code <> 'xx';
 CREATE UNIQUE INDEX ix_desc ON "odd.Schema ""q"" x".things (uid DESC NULLS LAST);
+CREATE UNIQUE INDEX ix_one_open ON "odd.Schema ""q"" x".things (region) WHERE qty IS NULL;
+CREATE INDEX ix_tags ON "odd.Schema ""q"" x".things USING gin (tags);
 CREATE TABLE "odd.Schema ""q"" x".no_columns ();
 COMMENT ON COLUMN "odd.Schema ""q"" x".things.tags IS 'free-form';
 """
@@ -127,6 +130,24 @@ async def test_postgres_fast_path_matches_generic_on_odd_types_and_indexes(engin
         fast, generic = await compare(engine_for(cat.url), cat)
     assert len(fast) > 70
     assert fast == generic
+    indexes = {r["name"]: r for r in fast if r["kind"] == "index"}
+    # unique only where qty IS NULL: without the predicate it would read as unique table-wide
+    assert (indexes["ix_one_open"]["unique"], indexes["ix_one_open"]["predicate"]) == (True, "(qty IS NULL)")
+    assert indexes["ix_partial"]["predicate"] == "(code <> 'xx'::bpchar)"
+    assert (indexes["ix_tags"]["method"], indexes["ix_desc"]["method"], indexes["ix_desc"]["predicate"]) == (
+        "gin", "btree", None)
+
+
+async def test_sqlite_index_predicate_and_method(tmp_path: Path, engine_for: Any) -> None:
+    path = tmp_path / "partial.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, queue TEXT, done INTEGER)")
+        conn.execute("CREATE UNIQUE INDEX one_pending ON jobs (queue) WHERE done = 0")
+        conn.execute("CREATE INDEX by_queue ON jobs (queue)")
+    conn.close()
+    found = await read_all(select_reader(engine_for(f"sqlite:///{path}"), "partial"), None)
+    indexes = {r["name"]: (r["unique"], r["method"], r["predicate"]) for r in found if r["kind"] == "index"}
+    assert indexes == {"one_pending": (True, "btree", "done = 0"), "by_queue": (False, "btree", None)}
 
 
 # >>> variant: source=mysql

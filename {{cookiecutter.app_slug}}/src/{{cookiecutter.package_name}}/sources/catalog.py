@@ -123,7 +123,8 @@ class CatalogSource:
             found = await self.reader.read_batch(present)
             read = {(r["schema"], r["name"]) for r in found if r["kind"] == "table"}
             vanished = [(schema, n) for schema, names in batch.groups for n in names if (schema, n) not in read]
-            found.extend(records.schema(self.reader.database, name) for name in batch.new_schemas)
+            comments = await self.reader.schema_comments(batch.new_schemas) if batch.new_schemas else {}
+            found.extend(records.schema(self.reader.database, name, comments.get(name)) for name in batch.new_schemas)
             yield Page(records=found, cursor=number + 1 if number + 1 < len(batches) else None,
                        units=len(read), label=batch.label, pages=len(batches), vanished=vanished)
 

@@ -21,6 +21,10 @@ more exact one (documented there by field):
   ``DESCRIBE`` default into a string literal (``'0'``,
   ``'current_timestamp()'``); this reader keeps MySQL's spelling, as for
   table columns (``0``, ``current_timestamp()``).
+* ``index.method`` of a ``USING HASH`` index (MEMORY tables): SQLAlchemy's
+  reflection drops ``USING``, so the generic reader says ``btree``; this
+  reader reports ``STATISTICS.INDEX_TYPE`` (``hash``). FULLTEXT and SPATIAL
+  agree. MySQL has no partial indexes: ``predicate`` is always ``None``.
 
 Defaults follow MariaDB's ``information_schema`` spelling (quoted literals,
 ``current_timestamp()``); the equivalence test runs on MariaDB.
@@ -85,7 +89,7 @@ WHERE k.TABLE_SCHEMA = %s AND k.TABLE_NAME IN ({names}) AND k.REFERENCED_TABLE_N
 ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION
 """
 _INDEXES = """
-SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME
+SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, INDEX_TYPE
 FROM information_schema.STATISTICS
 WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({names})
 ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX
@@ -188,9 +192,11 @@ def build_records(
     out += [records.foreign_key(db, schema, table, fk, schema) for (table, _), fk in fks.items()]
     keys: dict[tuple[str, str], list[str]] = defaultdict(list)
     unique: dict[tuple[str, str], bool] = {}
-    for table, name, non_unique, column in indexes:
+    methods: dict[tuple[str, str], str] = {}
+    for table, name, non_unique, column, method in indexes:
         keys[(table, name)].append(column)
         unique[(table, name)] = not int(non_unique)
+        methods[(table, name)] = method.lower()
     for (table, name), cols in keys.items():
         if name == "PRIMARY":
             out.append(records.primary_key(db, schema, table, None, cols))
@@ -198,7 +204,8 @@ def build_records(
         if unique[(table, name)]:
             out.append(records.unique_constraint(db, schema, table, name, cols))
         out.append(records.index(db, schema, table, {"name": name, "column_names": cols,
-                                                     "unique": unique[(table, name)]}))
+                                                     "unique": unique[(table, name)],
+                                                     "method": methods[(table, name)]}))
     return out
 
 

@@ -120,7 +120,8 @@ LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
 """
 
 _INDEXES = """
-SELECT i.indrelid, i.indexrelid, ic.relname, i.indisunique, i.indnkeyatts,
+SELECT i.indrelid, i.indexrelid, ic.relname, i.indisunique, i.indnkeyatts, am.amname,
+       CASE WHEN i.indpred IS NOT NULL THEN pg_catalog.pg_get_expr(i.indpred, i.indrelid) END,
        ARRAY(SELECT CASE WHEN k.num = 0 THEN pg_catalog.pg_get_indexdef(i.indexrelid, k.pos::int, true)
                          ELSE a.attname::text END
              FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, pos)
@@ -130,6 +131,7 @@ SELECT i.indrelid, i.indexrelid, ic.relname, i.indisunique, i.indnkeyatts,
 FROM unnest($1::oid[]) AS r(oid)
 JOIN pg_catalog.pg_index i ON i.indrelid = r.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE NOT i.indisprimary
 """
 
@@ -216,9 +218,9 @@ def build_records(
                   "referred_table": ref_table, "referred_columns": ref_cols,
                   "options": {"ondelete": _FK_ACTIONS.get(on_delete), "onupdate": _FK_ACTIONS.get(on_update)}}
             out.append(records.foreign_key(db, schema, table, fk, schema))
-    for oid, index_oid, name, unique, key_count, elements, is_expr in indexes:
+    for oid, index_oid, name, unique, key_count, method, predicate, elements, is_expr in indexes:
         keys, exprs = elements[:key_count], is_expr[:key_count]
-        ix: dict[str, Any] = {"name": name, "unique": unique,
+        ix: dict[str, Any] = {"name": name, "unique": unique, "method": method, "predicate": predicate,
                               "column_names": [None if e else k for k, e in zip(keys, exprs, strict=True)]}
         if any(exprs):
             ix["expressions"] = keys

@@ -36,8 +36,9 @@ def database(name: str, dialect: str, server_version: str) -> Record:
             "dialect": dialect, "server_version": server_version}
 
 
-def schema(db: str, name: str) -> Record:
-    return {"kind": "schema", "qualified_name": qualify(db, name), "database": db, "name": name}
+def schema(db: str, name: str, comment: str | None = None) -> Record:
+    return {"kind": "schema", "qualified_name": qualify(db, name), "database": db, "name": name,
+            "comment": comment}
 
 
 def table(db: str, schema: str, name: str, table_type: str, comment: str | None,
@@ -86,10 +87,13 @@ def unique_constraint(db: str, schema: str, table: str, name: str | None,
 
 
 def index(db: str, schema: str, table: str, ix: dict[str, Any]) -> Record:
+    """``method``: the access method (``btree``, ``hash``, ``gin``, ``fulltext``...); ``predicate``:
+    a partial index's ``WHERE`` condition (``None`` when it covers every row, so ``unique`` holds table-wide)."""
     columns = [c if c is not None else "<expression>" for c in ix.get("column_names", [])]
     expressions = [e for e in ix.get("expressions") or [] if e is not None]
     parent = table_name(db, schema, table)
     return {"kind": "index", "qualified_name": parent + "." + quote(ix["name"]),
             "table": parent, "name": ix["name"], "columns": columns,
             "expressions": expressions, "unique": bool(ix.get("unique")),
+            "method": ix.get("method", "btree"), "predicate": ix.get("predicate"),
             "backs_constraint": ix.get("duplicates_constraint")}

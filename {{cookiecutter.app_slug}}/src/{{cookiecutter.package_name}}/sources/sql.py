@@ -40,6 +40,11 @@ _PG_TABLES = text(
     "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
 )
 
+_PG_SCHEMA_COMMENTS = text(
+    "SELECT nspname, pg_catalog.obj_description(oid, 'pg_namespace') FROM pg_catalog.pg_namespace "
+    "WHERE nspname = ANY(:names)"
+)
+
 
 @dataclass(frozen=True)
 class SchemaInfo:
@@ -90,6 +95,14 @@ class CatalogReader:
         """Tables and views of several schemas (a plan's, a slice's); fast paths ask in one query."""
         async with self.engine.connect() as conn:
             return {schema: await conn.run_sync(_list_tables, schema) for schema in schemas}
+
+    async def schema_comments(self, schemas: Sequence[str]) -> dict[str, str | None]:
+        """Each schema's comment, where the server keeps one (PostgreSQL; MySQL has none)."""
+        if self.dialect != "postgresql" or not schemas:
+            return {}
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(_PG_SCHEMA_COMMENTS, {"names": list(schemas)})
+            return {name: comment for name, comment in rows}
 
     async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
         """All records of the batch's tables, in a deterministic order."""
@@ -184,7 +197,7 @@ def _read_batch(
             out.append(records.unique_constraint(database, schema, table.name, uc.get("name"),
                                                  uc["column_names"]))
         for ix in reflected["indexes"].get(key, []):
-            out.append(records.index(database, schema, table.name, ix))
+            out.append(records.index(database, schema, table.name, index_access(conn.dialect.name, ix)))
     return out
 
 
@@ -211,6 +224,15 @@ def _reflect(insp: Inspector, schema: str, names: list[str]) -> dict[str, dict[A
     if insp.dialect.name == "sqlite":
         _sqlite_fk_actions(insp.bind, schema, out["fks"])
     return out
+
+
+def index_access(dialect: str, ix: dict[str, Any]) -> dict[str, Any]:
+    """An index's method and partial predicate, which SQLAlchemy keeps among its dialect options."""
+    options = ix.get("dialect_options") or {}
+    prefix = options.get(f"{dialect}_prefix")  # MySQL/MariaDB FULLTEXT, SPATIAL
+    method = options.get(f"{dialect}_using") or (prefix.lower() if prefix else "btree")
+    where = options.get(f"{dialect}_where")  # PostgreSQL: pg_get_expr text; SQLite: as written
+    return {**ix, "method": method, "predicate": None if where is None else str(where)}
 
 
 def _sqlite_fk_actions(conn: Any, schema: str, fks: dict[Any, list[dict[str, Any]]]) -> None:
