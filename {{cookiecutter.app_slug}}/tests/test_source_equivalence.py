@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from {{ cookiecutter.package_name }}.runtime.secrets import to_async_url
 from {{ cookiecutter.package_name }}.sources.readers import select_reader
+from {{ cookiecutter.package_name }}.sources.records import qualify
 from {{ cookiecutter.package_name }}.sources.sql import CatalogReader, SchemaTables
 
 from .catalogs import (
@@ -70,6 +71,9 @@ CREATE UNIQUE INDEX ix_one_open ON "odd.Schema ""q"" x".things (region) WHERE qt
 CREATE INDEX ix_tags ON "odd.Schema ""q"" x".things USING gin (tags);
 CREATE TABLE "odd.Schema ""q"" x".no_columns ();
 COMMENT ON COLUMN "odd.Schema ""q"" x".things.tags IS 'free-form';
+CREATE TABLE public.readings (at date NOT NULL, site int NOT NULL, value real) PARTITION BY RANGE (at, site);
+CREATE TABLE public.readings_2026 PARTITION OF public.readings FOR VALUES FROM ('2026-01-01', 0) TO ('2027-01-01', 0);
+CREATE TABLE public.readings_rest PARTITION OF public.readings DEFAULT;
 """
 
 
@@ -136,6 +140,16 @@ async def test_postgres_fast_path_matches_generic_on_odd_types_and_indexes(engin
     assert indexes["ix_partial"]["predicate"] == "(code <> 'xx'::bpchar)"
     assert (indexes["ix_tags"]["method"], indexes["ix_desc"]["method"], indexes["ix_desc"]["predicate"]) == (
         "gin", "btree", None)
+    tables = {r["name"]: r for r in fast if r["kind"] == "table"}
+    parted = {name: (t["partition_of"], t["partition_bound"], t["partition_key"]) for name, t in tables.items()
+              if name.startswith("readings")}
+    parent = qualify(make_url(cat.url).database or "", "public", "readings")
+    assert parted == {"readings": (None, None, "RANGE (at, site)"),
+                      "readings_2026": (parent, "FOR VALUES FROM ('2026-01-01', 0) TO ('2027-01-01', 0)", None),
+                      "readings_rest": (parent, "DEFAULT", None)}
+    native = {r["name"]: r["native_type"] for r in fast if r["kind"] == "column" and r["table"].endswith('."things"')}
+    assert (native["seen"], native["feeling"], native["tags"], native["qty"], native["code"]) == (
+        "timestamp(3) without time zone", "mood", "text[]", "positive_int", "character(2)")
 
 
 async def test_sqlite_index_predicate_and_method(tmp_path: Path, engine_for: Any) -> None:
@@ -164,6 +178,7 @@ async def test_mysql_fast_path_matches_generic_on_the_fixture(engine_for: Any) -
         assert type(select_reader(engine, "x")).__name__ == "MySQLCatalogReader"
         fast, generic = await compare(engine, cat)
     assert len(fast) > 30
+    assert all(r["native_type"] for r in fast if r["kind"] == "column"), "COLUMN_TYPE, in both readers"
     views = {r["qualified_name"] for r in fast if r["kind"] == "table" and r["table_type"] == "view"}
     assert views
     richer = []

@@ -173,14 +173,15 @@ def build_records(
         view_sql = views.get(name, "").strip() or None
         out.append(records.table(db, schema, name, kinds[name], None if is_view else (comment or None), view_sql))
     ordinal, last = 0, None
-    for table, name, column_type, nullable, default, comment, extra, charset, collation in columns:
+    for table, name, native, nullable, default, comment, extra, charset, collation in columns:
         ordinal = ordinal + 1 if table == last else 1
         last = table
+        column_type = native
         if collation and collations.get(table) and collation != collations[table]:
             # SHOW CREATE TABLE, which the generic reader parses, names them only when they differ
-            column_type = f"{column_type} CHARACTER SET {charset} COLLATE {collation}"
+            column_type = f"{native} CHARACTER SET {charset} COLLATE {collation}"
         out.append(records.column(db, schema, table, ordinal, name, mysql_type_name(column_type),
-                                  nullable == "YES", _default(default, extra), comment or None))
+                                  nullable == "YES", _default(default, extra), comment or None, native))
     fks: dict[tuple[str, str], dict[str, Any]] = {}
     for table, name, column, ref_schema, ref_table, ref_column, on_delete, on_update in foreign_keys:
         fk = fks.setdefault((table, name), {

@@ -73,7 +73,13 @@ _RELATIONS = """
 SELECT c.oid, n.nspname, c.relname,
        (SELECT d.description FROM pg_catalog.pg_description d
         WHERE d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0),
-       CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END
+       CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END,
+       CASE WHEN c.relispartition THEN
+           (SELECT ARRAY[pn.nspname::text, pc.relname::text] FROM pg_catalog.pg_inherits i
+            JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+            JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid) END,
+       pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END
 FROM unnest($1::text[], $2::text[]) AS r(nspname, relname)
 JOIN pg_catalog.pg_namespace n ON n.nspname = r.nspname
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = r.relname
@@ -190,11 +196,13 @@ def build_records(
     names: dict[int, tuple[str, str]] = {}  # oid -> (schema, table)
     out: list[dict[str, Any]] = []
     kinds = {(g.schema, t.name): t.kind for g in batch for t in g.tables}
-    for oid, schema, name, comment, view_sql in relations:
+    for oid, schema, name, comment, view_sql, parent, bound, key in relations:
         names[oid] = (schema, name)
         kind = kinds[(schema, name)]
         view = view_sql.strip() if view_sql and kind in ("view", "materialized_view") else None
-        out.append(records.table(db, schema, name, kind, comment, view or None))
+        out.append(records.table(db, schema, name, kind, comment, view or None,
+                                 partition_of=tuple(parent) if parent else None, partition_bound=bound,
+                                 partition_key=key))
     ordinal, last, schema, table = 0, None, "", ""
     for oid, name, fmt, not_null, default, comment, collation in columns:
         if oid != last:
@@ -203,7 +211,7 @@ def build_records(
         ordinal += 1
         data_type = pg_type_name(fmt, *collation) if collation else pg_type_name(fmt, None, None)
         out.append(records.column(db, schema, table, ordinal, name, data_type, not not_null,
-                                  qualify_sequence(default, schema), comment))
+                                  qualify_sequence(default, schema), comment, fmt))
     backing: set[int] = set()
     for oid, contype, conname, index_oid, cols, ref_schema, ref_table, ref_cols, on_delete, on_update in constraints:
         schema, table = names[oid]

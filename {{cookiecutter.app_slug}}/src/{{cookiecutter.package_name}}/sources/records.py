@@ -42,18 +42,23 @@ def schema(db: str, name: str, comment: str | None = None) -> Record:
 
 
 def table(db: str, schema: str, name: str, table_type: str, comment: str | None,
-          view_definition: str | None) -> Record:
+          view_definition: str | None, *, partition_of: tuple[str, str] | None = None,
+          partition_bound: str | None = None, partition_key: str | None = None) -> Record:
+    """``partition_of`` is the parent's ``(schema, name)``, written as its qualified name."""
+    parent = table_name(db, *partition_of) if partition_of else None
     return {"kind": "table", "qualified_name": table_name(db, schema, name), "database": db,
             "schema": schema, "name": name, "table_type": table_type, "comment": comment,
-            "view_definition": view_definition}
+            "view_definition": view_definition, "partition_of": parent,
+            "partition_bound": partition_bound, "partition_key": partition_key}
 
 
 def column(db: str, schema: str, table: str, ordinal: int, name: str, data_type: str,
-           nullable: bool, default: str | None, comment: str | None) -> Record:
+           nullable: bool, default: str | None, comment: str | None, native_type: str | None = None) -> Record:
+    """``data_type`` is the portable spelling (SQLAlchemy's); ``native_type`` the server's own."""
     parent = table_name(db, schema, table)
     return {"kind": "column", "qualified_name": parent + "." + quote(name),
             "table": parent, "name": name, "ordinal": ordinal,
-            "data_type": data_type, "nullable": bool(nullable), "default": default,
+            "data_type": data_type, "native_type": native_type, "nullable": bool(nullable), "default": default,
             "comment": comment}
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeEngine
 
 from . import records
+from .native import Partitioning, native_types, partitions
 
 #: Schemas each dialect keeps for itself, never extracted; PostgreSQL also owns every ``pg_*``.
 #: Per dialect: a PostgreSQL schema a user named ``sys`` or ``mysql`` is theirs and comes out.
@@ -172,20 +173,23 @@ def _read_batch(
     insp = inspect(conn)
     names = [t.name for t in tables]
     reflected = _reflect(insp, schema, names)
+    spelled, partitioned = native_types(conn, schema, names), partitions(conn, schema, names)
     default_schema = insp.default_schema_name or schema
     out: list[dict[str, Any]] = []
     for table in tables:
         key = (schema, table.name)
         view_sql = _view_definition(insp, schema, table)
+        part = partitioned.get(table.name, Partitioning())
         out.append(
             records.table(database, schema, table.name, table.kind,
-                          reflected["comments"].get(key, {}).get("text"), view_sql)
+                          reflected["comments"].get(key, {}).get("text"), view_sql,
+                          partition_of=part.parent, partition_bound=part.bound, partition_key=part.key)
         )
         for ordinal, col in enumerate(reflected["columns"].get(key, []), start=1):
             out.append(
                 records.column(database, schema, table.name, ordinal, col["name"],
                                type_name(conn.dialect, col["type"]), col.get("nullable", True),
-                               col.get("default"), col.get("comment"))
+                               col.get("default"), col.get("comment"), spelled.get((table.name, col["name"])))
             )
         pk = reflected["pks"].get(key) or {}
         if pk.get("constrained_columns"):
