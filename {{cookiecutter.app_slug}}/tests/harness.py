@@ -9,12 +9,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
+from {{ cookiecutter.package_name }} import sources
 from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
 from {{ cookiecutter.package_name }}.engine.models import (
     ExtractionSummary,
@@ -43,6 +46,17 @@ class Run:
 
     def of_kind(self, kind: str) -> dict[str, dict[str, Any]]:
         return {r["qualified_name"]: r for r in self.records if r["kind"] == kind}
+
+    def invalid_records(self) -> list[str]:
+        """Each record that breaks the shipped JSON Schema (``sources/records.schema.json``), with why."""
+        schema = json.loads(resources.files(sources).joinpath("records.schema.json").read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        whole = jsonschema.Draft202012Validator(schema)
+        # The kind's own branch names the field at fault; "not valid under any of oneOf" would not.
+        by_kind = {branch["properties"]["kind"]["const"]: jsonschema.Draft202012Validator(branch)
+                   for branch in schema["oneOf"]}
+        return [f"{r.get('kind')} {r.get('qualified_name')}: {e.message}" for r in self.records
+                for e in (by_kind[r["kind"]] if r.get("kind") in by_kind else whole).iter_errors(r)]
 
 
 async def extract(

@@ -63,6 +63,7 @@ async def test_extraction_matches_fixture(
 
     assert run.summary.counts == catalog.counts
     assert run.manifest["counts"] == catalog.counts
+    assert run.invalid_records() == []
     db = run.summary.database
     sales, hr = catalog.schema_names
 
