@@ -20,8 +20,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from {{ cookiecutter.package_name }}.engine.models import ExtractionSummary
 from {{ cookiecutter.package_name }}.engine.state import StateStore
-from {{ cookiecutter.package_name }}.runtime import cli
+from {{ cookiecutter.package_name }}.runtime import cli, runs
 from {{ cookiecutter.package_name }}.runtime.config import APP_SLUG, Settings
 from {{ cookiecutter.package_name }}.sources.sample import create_sample
 
@@ -122,8 +123,22 @@ async def test_extract_follow_succeeds_then_status_shows_the_summary(
         assert code == cli.EXIT_OK, out
         assert "done: schemas 1/1, tables 26/26" in out and "manifest:" in out, out
         code, out = await run_cli("status", "cli-follow-ok")
-    assert code == cli.EXIT_OK, out
-    assert "COMPLETED" in out and "columns" in out, out
+        assert code == cli.EXIT_OK, out
+        assert "COMPLETED" in out and "columns" in out, out
+        code, out = await run_cli("cancel", "cli-follow-ok")
+    assert code == cli.EXIT_OK, out  # nothing left to stop: what cancel wants, not an error
+    assert "already COMPLETED; nothing to cancel" in out, out
+
+
+def test_summary_heading_stays_on_one_line_however_long_the_name() -> None:
+    """rich wraps a table's title to the table's width; the heading is a line of its own instead."""
+    summary = ExtractionSummary(workflow_id="w", database="analytics_warehouse_production_eu_west",
+                                dialect="postgresql", manifest="file:///out/manifest.json",
+                                counts={"schemas": 1, "tables": 2}, kinds=["schemas", "tables"], parts=2)
+    out = StringIO()
+    runs.render_summary(summary, Console(file=out, width=80))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "postgresql 'analytics_warehouse_production_eu_west'", lines
 
 
 async def test_console_script_prints_everything_and_exits_with_the_commands_code(

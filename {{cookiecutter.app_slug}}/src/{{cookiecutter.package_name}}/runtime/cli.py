@@ -32,7 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from .config import APP_SLUG, ConfigError, Settings
 from .logs import configure_logging
 
-EXIT_OK = 0  # success (status: the run is running or completed)
+EXIT_OK = 0  # success (status: running or completed; cancel: requested, or the run had already ended)
 EXIT_FAILED = 1  # the run failed, timed out or was terminated
 EXIT_USAGE = 2  # bad option, bad setting or unknown workflow id
 EXIT_CANCELLED = 3  # the run was cancelled
@@ -210,9 +210,13 @@ async def dispatch(args: argparse.Namespace, settings: Settings, console: Consol
         if args.command == "status":
             return exit_code(await runs.status(handle, console))
         wait = timedelta(seconds=args.wait_seconds) if args.wait_seconds > 0 else None
-        state = await runs.cancel(handle, wait)
-        console.print(f"workflow {handle.id}: {state.name if state else 'UNKNOWN'}")
-        return EXIT_OK if state in (WorkflowExecutionStatus.CANCELED, WorkflowExecutionStatus.RUNNING) else EXIT_FAILED
+        state, requested = await runs.cancel(handle, wait)
+        name = state.name if state else "UNKNOWN"
+        if not requested:  # nothing left to stop is what cancel wants: not an error
+            console.print(f"workflow {handle.id}: already {name}; nothing to cancel")
+            return EXIT_OK
+        console.print(f"workflow {handle.id}: {name}")
+        return EXIT_OK
     except WorkflowAlreadyStartedError as exc:
         console.print(f"[red]a run with workflow id {exc.workflow_id!r} is already running[/red]")
         return EXIT_USAGE

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -174,23 +175,30 @@ async def status(handle: RunHandle, console: Console) -> WorkflowExecutionStatus
     return state
 
 
-async def cancel(handle: RunHandle, wait: timedelta | None) -> WorkflowExecutionStatus | None:
-    """Request cancellation; with ``wait``, return the state once the run has closed (or time is up).
+async def cancel(handle: RunHandle, wait: timedelta | None) -> tuple[WorkflowExecutionStatus | None, bool]:
+    """Request cancellation; with ``wait``, the state once the run has closed (or time is up).
 
-    Activities learn of it at their next heartbeat, stop, and keep their
-    checkpoints; the workflow waits for them (WAIT_CANCELLATION_COMPLETED).
+    Returns ``(state, requested)``: a run that had already ended is left
+    alone (``requested`` is false). Activities learn of a cancellation at their
+    next heartbeat, stop, and keep their checkpoints; the workflow waits for
+    them (WAIT_CANCELLATION_COMPLETED).
     """
+    state = (await handle.describe()).status
+    if state != WorkflowExecutionStatus.RUNNING:
+        return state, False
     await handle.cancel()
     deadline = asyncio.get_running_loop().time() + (wait.total_seconds() if wait else 0)
     while True:
         state = (await handle.describe()).status
         if state != WorkflowExecutionStatus.RUNNING or asyncio.get_running_loop().time() >= deadline:
-            return state
+            return state, True
         await asyncio.sleep(0.2)
 
 
 def render_summary(summary: ExtractionSummary, console: Console) -> None:
-    table = Table(title=f"{summary.dialect} {summary.database!r}")
+    # A heading line rather than the table's title, which rich wraps to the (narrow) table's width.
+    console.print(f"[bold]{escape(summary.dialect)} {escape(repr(summary.database))}[/bold]", soft_wrap=True)
+    table = Table()
     table.add_column("entity")
     table.add_column("count", justify="right")
     order = summary.kinds + sorted(set(summary.counts) - set(summary.kinds))
