@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from importlib import resources
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
@@ -29,8 +34,24 @@ from {{ cookiecutter.package_name }}.engine.sink import read_url
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.engine.workflows import ExtractionWorkflow
 from {{ cookiecutter.package_name }}.runtime.config import Settings
+from {{ cookiecutter.package_name }}.runtime.logs import configure_logging
 from {{ cookiecutter.package_name }}.runtime.runs import build_request
 from {{ cookiecutter.package_name }}.runtime.worker import build_worker
+
+
+@contextmanager
+def logs_to(fmt: str, level: str = "DEBUG") -> Iterator[StringIO]:
+    """Configure logging as the app does, into a buffer; restore everything afterwards."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, activity.logger.activity_info_on_message,
+             workflow.logger.workflow_info_on_message)
+    out = StringIO()
+    configure_logging(level, fmt, stream=out)
+    try:
+        yield out
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        activity.logger.activity_info_on_message, workflow.logger.workflow_info_on_message = saved[2], saved[3]
 
 
 @dataclass

@@ -2,12 +2,14 @@
 
 Quoted identifiers with spaces, dots, quotes, newlines and non-ASCII letters;
 reserved words; names at the length limit; names equal but for case, for
-Unicode normalization or for a trailing space; empty schemas; 1,000+ column
-tables; partitioned tables; materialized views; enum and array columns.
+Unicode normalization or for a trailing space; control characters (one log
+line all the same); empty schemas; 1,000+ column tables; partitioned tables;
+materialized views; enum and array columns.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import unicodedata
 import uuid  # variant: source=mysql
@@ -22,6 +24,7 @@ from sqlalchemy.engine import make_url  # variant: source=mysql
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.state import StateStore
+from {{ cookiecutter.package_name }}.runtime.logs import escape
 from {{ cookiecutter.package_name }}.sources.records import qualify
 
 from .catalogs import _plain, postgres_database
@@ -29,13 +32,14 @@ from .conftest import (
     MYSQL_URL,  # variant: source=mysql
     POSTGRES_URL,
 )
-from .harness import Run, extract
+from .harness import Run, extract, logs_to
 
 NFC, NFD = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
 LONG_ASCII = "x" * 63  # PostgreSQL's limit is 63 bytes
 LONG_UTF8 = "é" * 31 + "z"  # 31 two-byte letters + 1 = 63 bytes, 32 characters
 WIDE = 1200
 QUOTED = 'my schema.with "quotes"'
+CONTROLS = "two\nlines\x1b[31m"  # a newline and an ANSI colour code: one log line all the same
 
 
 def pg_ident(name: str) -> str:
@@ -60,6 +64,7 @@ PG_TABLES: dict[str, dict[str, str]] = {
     "sys": {"objects": "table"},
     "mysql": {"user": "table"},
     "performance_schema": {},
+    CONTROLS: {"bell\x07": "table"},
 }
 
 PG_EXTRA = f"""
@@ -137,10 +142,13 @@ async def test_postgresql_hostile_catalog(temporal: WorkflowEnvironment, tmp_pat
             await conn.execute(pg_ddl())
         finally:
             await conn.close()
-        run = await extract(temporal.client, url, tmp_path / "out", state, batch_size=2, slice_size=4)
+        with logs_to("console") as logs:
+            run = await extract(temporal.client, url, tmp_path / "out", state, batch_size=2, slice_size=4)
     db = run.summary.database
     schemas, tables = names(run)
     assert schemas == set(PG_TABLES)
+    assert f"schema {escape(CONTROLS)} done" in logs.getvalue()
+    assert all(re.match(r"\d\d:\d\d:\d\d |    ", line) for line in logs.getvalue().splitlines())
     assert run.invalid_records() == []  # partitions, enums, arrays, 1,200 columns: all as the schema says
     comments = {r["name"]: r["comment"] for r in run.records if r["kind"] == "schema"}
     assert comments["sys"] == "a user's schema, whatever MySQL calls its own"

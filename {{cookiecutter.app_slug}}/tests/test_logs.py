@@ -10,29 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio import activity, workflow
+from temporalio import activity
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.state import StateStore
-from {{ cookiecutter.package_name }}.runtime.logs import configure_logging, log_context
+from {{ cookiecutter.package_name }}.runtime.logs import log_context
 
 from .catalogs import sqlite_catalog
-from .harness import extract
+from .harness import extract, logs_to
 
 ACTIVITY_FIELDS = {"workflow_id", "run_id", "activity", "attempt"}
 
 
 @pytest.fixture
 def captured() -> Iterator[StringIO]:
-    """Configure logging as the app does, into a buffer; restore everything afterwards."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level, activity.logger.activity_info_on_message,
-             workflow.logger.workflow_info_on_message)
-    out = StringIO()
-    configure_logging("DEBUG", "json", stream=out)
-    yield out
-    root.handlers[:], root.level = saved[0], saved[1]
-    activity.logger.activity_info_on_message, workflow.logger.workflow_info_on_message = saved[2], saved[3]
+    with logs_to("json") as out:
+        yield out
 
 
 def records(out: StringIO) -> list[dict[str, Any]]:
@@ -81,14 +74,27 @@ async def test_any_logger_inside_an_activity_gets_the_fields(captured: StringIO)
 
 
 def test_console_format_is_one_readable_line() -> None:
-    out = StringIO()
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    try:
-        configure_logging("INFO", "console", stream=out)
-        with log_context(schema="hr"):
-            logging.getLogger("app").info("hello %s", "world")
-    finally:
-        root.handlers[:], root.level = saved
+    with logs_to("console", "INFO") as out, log_context(schema="hr"):
+        logging.getLogger("app").info("hello %s", "world")
     line = out.getvalue().strip()
     assert line.endswith("INFO    app: hello world [schema=hr]"), line
+
+
+FORGED = "x\n12:00:00 ERROR   app: forged\r\x1b[2K\u2028"
+
+
+def test_console_lines_survive_hostile_names() -> None:
+    """A name with newlines, ANSI codes or line separators stays inside its record's one line."""
+    with logs_to("console", "INFO") as out, log_context(schema=FORGED):
+        logging.getLogger("app").info("table %s done", FORGED)
+        try:
+            raise LookupError(f"relation {FORGED} does not exist")
+        except LookupError:
+            logging.getLogger("app").exception("slice failed")
+    lines = out.getvalue().splitlines()
+    escaped = "x\\n12:00:00 ERROR   app: forged\\r\\x1b[2K\\u2028"
+    assert lines[0].endswith(f"INFO    app: table {escaped} done [schema={escaped}]"), lines
+    assert lines[1].endswith("ERROR   app: slice failed [schema=" + escaped + "]"), lines
+    starts = [n for n, line in enumerate(lines) if not line.startswith("    ")]
+    assert starts == [0, 1], "only a record's first line starts at column 0; its traceback is indented"
+    assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()

@@ -1,7 +1,10 @@
 """One logging setup for worker, activities and CLI.
 
 ``LOG_FORMAT=json`` emits one JSON object per line (production); ``console``
-is one readable line per record (development). Both carry the same fields:
+is one readable line per record (development). Both carry the same fields,
+and in both a record is one line whatever names it quotes: the console
+escapes control characters (a table named ``"a\nb"`` shows as ``a\nb``) and
+indents a traceback, so only a record's first line starts at column 0.
 
 * inside an activity, every record (from any logger, not only
   ``activity.logger``) gets ``workflow_id``, ``run_id``, ``activity``,
@@ -34,6 +37,9 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 CONTEXT_FIELDS = ("workflow_id", "run_id", "workflow_type", "activity", "activity_id", "attempt", "schema")
 # Console lines stay short; JSON lines carry everything.
 _CONSOLE_HIDDEN = frozenset({"run_id", "workflow_type", "activity_id"})
+# C0 and C1 controls, DEL and the Unicode line separators, spelled as escapes on the console.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {
+    ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 @contextmanager
@@ -98,18 +104,21 @@ class JsonFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    """``time level logger: message [key=value ...]`` for humans."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+    """``time level logger: message [key=value ...]`` for humans, one line per record."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: {record.getMessage()}"
         fields = {k: v for k, v in _ordered(context_fields(record)).items() if k not in _CONSOLE_HIDDEN}
         if fields:
-            extra = " ".join(f"{k}={v}" for k, v in fields.items())
-            line = f"{line} [{extra}]" if "\n" not in line else line.replace("\n", f" [{extra}]\n", 1)
-        return redact(line)
+            line += " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]"
+        tail = self.formatException(record.exc_info).split("\n") if record.exc_info else []
+        tail += self.formatStack(record.stack_info).split("\n") if record.stack_info else []
+        return redact("\n    ".join(escape(text) for text in (line, *tail)))
+
+
+def escape(text: str) -> str:
+    """``text`` with control characters as escapes, so a hostile name cannot fake a log line."""
+    return text.translate(_ESCAPES)
 
 
 def _ordered(fields: dict[str, Any]) -> dict[str, Any]:
