@@ -39,7 +39,8 @@ CREATE TABLE hr.employees (
     department_id int NOT NULL REFERENCES hr.departments(id),
     email varchar(200) NOT NULL,
     salary numeric(10, 2),
-    CONSTRAINT uq_employees_email UNIQUE (email)
+    CONSTRAINT uq_employees_email UNIQUE (email),
+    CONSTRAINT ck_employees_salary CHECK (salary > 0)
 );
 COMMENT ON TABLE hr.employees IS 'People on payroll';
 COMMENT ON COLUMN hr.employees.email IS 'Work e-mail';
@@ -71,6 +72,7 @@ CREATE TABLE {hr}.employees (
     salary decimal(10, 2),
     CONSTRAINT uq_employees_email UNIQUE (email),
     CONSTRAINT fk_employees_department FOREIGN KEY (department_id) REFERENCES {hr}.departments(id),
+    CONSTRAINT ck_employees_salary CHECK (salary > 0),
     INDEX ix_employees_salary (salary)
 ) COMMENT 'People on payroll';
 CREATE TABLE {sales}.customers (
@@ -96,7 +98,8 @@ CREATE TABLE employees (
     department_id INTEGER NOT NULL REFERENCES departments(id),
     email VARCHAR(200) NOT NULL,
     salary NUMERIC(10, 2),
-    CONSTRAINT uq_employees_email UNIQUE (email)
+    CONSTRAINT uq_employees_email UNIQUE (email),
+    CONSTRAINT ck_employees_salary CHECK (salary > 0)
 );
 CREATE INDEX ix_employees_department ON employees (department_id);
 CREATE TABLE customers (
@@ -120,7 +123,8 @@ def sqlite_catalog(folder: Path) -> Iterator[Catalog]:
         conn.executescript(SQLITE_DDL)
     conn.close()
     counts = {"schemas": 1, "tables": 4, "views": 1, "columns": 15, "primary_keys": 4,
-              "foreign_keys": 3, "unique_constraints": 2, "indexes": 2}
+              "foreign_keys": 3, "unique_constraints": 2, "indexes": 2, "check_constraints": 1,
+              "sequences": 0, "types": 0}
     yield Catalog(f"sqlite:///{path}", None, counts, ("main", "main"))
 
 
@@ -133,9 +137,10 @@ async def postgres_catalog(admin_url: str, ddl: str = PG_DDL) -> AsyncIterator[C
             await conn.execute(ddl)
         finally:
             await conn.close()
-        # 2 explicit indexes + 2 that back the UNIQUE constraints
+        # 2 explicit indexes + 2 that back the UNIQUE constraints; 2 sequences behind the serials
         counts = {"schemas": 3, "tables": 6, "views": 2, "columns": 21, "primary_keys": 4,
-                  "foreign_keys": 3, "unique_constraints": 2, "indexes": 4}
+                  "foreign_keys": 3, "unique_constraints": 2, "indexes": 4, "check_constraints": 1,
+                  "sequences": 2, "types": 0}
         yield Catalog(url, None, counts, ("sales", "hr"))
 
 
@@ -150,6 +155,25 @@ async def postgres_database(admin_url: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+# What Pagila lacks: comments on each kind that has them, a partial unique index, a sequence
+# owned by its column (Pagila's serial-like ids only default to nextval()).
+PAGILA_EXTRA = """
+ALTER SEQUENCE public.film_film_id_seq OWNED BY public.film.film_id;
+COMMENT ON SCHEMA public IS 'Pagila: a DVD rental store';
+COMMENT ON TABLE public.film IS 'Films the stores rent out';
+COMMENT ON COLUMN public.film.rating IS 'MPAA rating';
+COMMENT ON SEQUENCE public.film_film_id_seq IS 'Film ids';
+COMMENT ON TYPE public.mpaa_rating IS 'Motion Picture Association film ratings';
+COMMENT ON MATERIALIZED VIEW public.rental_by_category IS 'Revenue per category';
+CREATE UNIQUE INDEX film_one_title_per_year ON public.film (title, release_year) WHERE rating <> 'NC-17';
+"""
+
+
+def pagila_ddl() -> str:
+    """Pagila's schema (``tests/pagila``; it loads on PostgreSQL 15) plus ``PAGILA_EXTRA``."""
+    return (Path(__file__).parent / "pagila" / "pagila-schema.sql").read_text(encoding="utf-8") + PAGILA_EXTRA
 
 
 BIG_SCHEMAS, BIG_TABLES_PER_SCHEMA = 2, 1000
@@ -206,7 +230,8 @@ def mysql_catalog(admin_url: str) -> Iterator[Catalog]:
                     conn.exec_driver_sql(statement)
         # 2 explicit + 2 backing UNIQUE constraints + 2 that InnoDB adds for FK columns
         counts = {"schemas": 3, "tables": 4, "views": 1, "columns": 15, "primary_keys": 4,
-                  "foreign_keys": 3, "unique_constraints": 2, "indexes": 6}
+                  "foreign_keys": 3, "unique_constraints": 2, "indexes": 6, "check_constraints": 1,
+                  "sequences": 0, "types": 0}
         yield Catalog(admin_url, f"^{prefix}_", counts, (sales, hr))
     finally:
         with engine.begin() as conn:

@@ -85,6 +85,9 @@ async def test_extraction_matches_fixture(
     assert orders_fk[0]["referred_columns"] == ["id"]
     assert orders_fk[0]["on_delete"] == "CASCADE"
 
+    (check,) = run.of_kind("check_constraint").values()
+    assert check["table"] == qualify(db, hr, "employees") and "> 0" in check["expression"]
+
     tables = run.of_kind("table")
     assert tables[qualify(db, sales, "big_orders")]["table_type"] == "view"
     assert "1000" in (tables[qualify(db, sales, "big_orders")]["view_definition"] or "")

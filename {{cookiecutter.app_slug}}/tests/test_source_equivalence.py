@@ -10,11 +10,13 @@ columns: nullable, comment, default). PostgreSQL has none on these catalogs.
 from __future__ import annotations
 
 import sqlite3
+import uuid  # variant: source=mysql
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine  # variant: source=mysql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -27,6 +29,7 @@ from .catalogs import (
     PG_DDL,
     Catalog,
     mysql_catalog,  # variant: source=mysql
+    pagila_ddl,
     postgres_catalog,
     sqlite_catalog,
 )
@@ -58,7 +61,8 @@ CREATE TABLE "odd.Schema ""q"" x".things (
     uid uuid,
     upper_code text GENERATED ALWAYS AS (upper(code)) STORED,
     "Mixed Case" bigserial,
-    UNIQUE (region, code)
+    UNIQUE (region, code),
+    CONSTRAINT "odd ck" CHECK ((price > 0) OR (ratio < 1 AND qty IS NOT NULL))
 );
 CREATE TABLE "odd.Schema ""q"" x".children (
     id bigint PRIMARY KEY, region text, code char(2),
@@ -85,6 +89,7 @@ async def read_all(reader: CatalogReader, pattern: str | None) -> list[dict[str,
     listing = await reader.tables_by_schema([s.name for s in schemas])
     assert {s.name: s.tables for s in schemas} == {name: len(tables) for name, tables in listing.items()}
     found = await reader.read_batch([SchemaTables(name, tables) for name, tables in listing.items()])
+    found += await reader.schema_objects([s.name for s in schemas])
     return sorted(found, key=lambda r: (r["kind"], r["qualified_name"]))
 
 
@@ -147,9 +152,32 @@ async def test_postgres_fast_path_matches_generic_on_odd_types_and_indexes(engin
     assert parted == {"readings": (None, None, "RANGE (at, site)"),
                       "readings_2026": (parent, "FOR VALUES FROM ('2026-01-01', 0) TO ('2027-01-01', 0)", None),
                       "readings_rest": (parent, "DEFAULT", None)}
+    odd = 'odd.Schema "q" x'
+    checks = {r["name"]: r["expression"] for r in fast if r["kind"] == "check_constraint"}
+    assert checks == {"ck_employees_salary": "salary > 0::numeric",
+                      "odd ck": "price > 0::numeric OR ratio < 1::double precision AND qty IS NOT NULL"}
+    types = {r["name"]: (r["type_kind"], r["values"], r["base_type"], r["nullable"], r["checks"])
+             for r in fast if r["kind"] == "type"}
+    assert types == {"mood": ("enum", ["sad", "ok", "happy"], None, None, []),
+                     "positive_int": ("domain", None, "integer", True, ["CHECK (VALUE > 0)"])}
+    owners = {r["name"]: r["owned_by"] for r in fast if r["kind"] == "sequence"}
+    things = qualify(make_url(cat.url).database or "", odd, "things")
+    assert owners["things_id_seq"] == things + '."id"'  # an identity column's
+    assert owners["things_Mixed Case_seq"] == things + '."Mixed Case"'  # a bigserial's
+    assert len(owners) == 4  # and the fixture's two serials
     native = {r["name"]: r["native_type"] for r in fast if r["kind"] == "column" and r["table"].endswith('."things"')}
     assert (native["seen"], native["feeling"], native["tags"], native["qty"], native["code"]) == (
         "timestamp(3) without time zone", "mood", "text[]", "positive_int", "character(2)")
+
+
+@pytest.mark.postgresql
+async def test_postgres_fast_path_matches_generic_on_pagila(engine_for: Any) -> None:
+    """A real public schema: 55 partitions, domains, an enum, sequences, views, a materialized view."""
+    assert POSTGRES_URL
+    async with postgres_catalog(POSTGRES_URL, pagila_ddl()) as cat:
+        fast, generic = await compare(engine_for(cat.url), cat)
+    assert len(fast) > 600
+    assert fast == generic
 
 
 async def test_sqlite_index_predicate_and_method(tmp_path: Path, engine_for: Any) -> None:
@@ -190,4 +218,33 @@ async def test_mysql_fast_path_matches_generic_on_the_fixture(engine_for: Any) -
         assert f == g
     # big_orders.id is NOT NULL in information_schema; DESCRIBE-based reflection says nullable
     assert any(field == "nullable" for _, field in richer)
+
+
+MYSQL_INDEX_DDL = (
+    "CREATE TABLE {db}.docs (id int PRIMARY KEY, body text, place point NOT NULL,"
+    " FULLTEXT INDEX ft_body (body), SPATIAL INDEX sp_place (place)) ENGINE=InnoDB",
+    "CREATE TABLE {db}.cache (k int, v int, INDEX ix_k USING HASH (k)) ENGINE=MEMORY",
+)
+
+
+@pytest.mark.mysql
+@pytest.mark.filterwarnings("ignore:Did not recognize type 'point'")  # the generic reader's, for the spatial column
+async def test_mysql_index_methods(engine_for: Any) -> None:
+    """FULLTEXT and SPATIAL read alike; only the fast path sees a MEMORY table's HASH (see sources/mysql.py)."""
+    assert MYSQL_URL
+    name = f"xi_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+            for statement in MYSQL_INDEX_DDL:
+                conn.exec_driver_sql(statement.format(db=f"`{name}`"))
+        fast, generic = await compare(engine_for(MYSQL_URL), Catalog(MYSQL_URL, f"^{name}$", {}, (name, name)))
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.dispose()
+    methods = {r["name"]: r["method"] for r in fast if r["kind"] == "index"}
+    assert methods == {"ft_body": "fulltext", "sp_place": "spatial", "ix_k": "hash"}
+    assert {r["name"]: r["method"] for r in generic if r["kind"] == "index"} == {**methods, "ix_k": "btree"}
 # <<< variant

@@ -28,9 +28,11 @@ from .sql import CatalogReader, SchemaTables, TableRef
 
 VIEW_KINDS = frozenset({"view", "materialized_view"})
 #: Count words, in summary order; ``tally`` maps each record kind to one of them.
-KINDS = ("schemas", "tables", "views", "columns", "primary_keys", "foreign_keys", "unique_constraints", "indexes")
+KINDS = ("schemas", "tables", "views", "columns", "primary_keys", "foreign_keys", "unique_constraints", "indexes",
+         "check_constraints", "sequences", "types")
 _PLURAL = {"schema": "schemas", "table": "tables", "column": "columns", "primary_key": "primary_keys",
-           "foreign_key": "foreign_keys", "unique_constraint": "unique_constraints", "index": "indexes"}
+           "foreign_key": "foreign_keys", "unique_constraint": "unique_constraints", "index": "indexes",
+           "check_constraint": "check_constraints", "sequence": "sequences", "type": "types"}
 
 
 @dataclass
@@ -125,6 +127,7 @@ class CatalogSource:
             vanished = [(schema, n) for schema, names in batch.groups for n in names if (schema, n) not in read]
             comments = await self.reader.schema_comments(batch.new_schemas) if batch.new_schemas else {}
             found.extend(records.schema(self.reader.database, name, comments.get(name)) for name in batch.new_schemas)
+            found.extend(await self.reader.schema_objects(batch.new_schemas))
             yield Page(records=found, cursor=number + 1 if number + 1 < len(batches) else None,
                        units=len(read), label=batch.label, pages=len(batches), vanished=vanished)
 

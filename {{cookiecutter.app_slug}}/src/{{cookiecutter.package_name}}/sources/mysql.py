@@ -2,8 +2,8 @@
 
 SQLAlchemy reflects MySQL by running ``SHOW CREATE TABLE`` for every table
 and parsing it with regular expressions: one round trip and a lot of Python
-per table. This reader asks four ``information_schema`` queries per batch
-(tables, columns, key columns, indexes) plus ``SHOW CREATE VIEW`` for views,
+per table. This reader asks five ``information_schema`` queries per batch
+(tables, columns, key columns, indexes, checks) plus ``SHOW CREATE VIEW`` for views,
 and builds the records with ``records.py``. Column types go through the
 same SQLAlchemy column parser the generic reader uses (memoized per type).
 
@@ -94,6 +94,19 @@ FROM information_schema.STATISTICS
 WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({names})
 ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX
 """
+_CHECKS = """
+SELECT tc.TABLE_NAME, tc.CONSTRAINT_NAME, cc.CHECK_CLAUSE FROM information_schema.TABLE_CONSTRAINTS tc
+JOIN information_schema.CHECK_CONSTRAINTS cc USING (CONSTRAINT_SCHEMA, CONSTRAINT_NAME)
+WHERE tc.TABLE_SCHEMA = %s AND tc.TABLE_NAME IN ({names}) AND tc.CONSTRAINT_TYPE = 'CHECK'
+ORDER BY tc.TABLE_NAME, tc.CONSTRAINT_NAME
+"""
+# MariaDB names checks per table, not per schema, and lists column-level ones, which SHOW CREATE
+# TABLE (so the generic reader) shows inside the column definition, not as constraints.
+_MARIADB_CHECKS = """
+SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME IN ({names}) AND LEVEL = 'Table'
+ORDER BY TABLE_NAME, CONSTRAINT_NAME
+"""
 
 
 class MySQLCatalogReader(CatalogReader):
@@ -125,8 +138,9 @@ class MySQLCatalogReader(CatalogReader):
         wanted = set(names)
         args = (schema, *names)
         rows = {}
+        checks = _MARIADB_CHECKS if getattr(self.engine.dialect, "is_mariadb", False) else _CHECKS
         for label, query in (("relations", _RELATIONS), ("columns", _COLUMNS),
-                             ("foreign_keys", _FOREIGN_KEYS), ("indexes", _INDEXES)):
+                             ("foreign_keys", _FOREIGN_KEYS), ("indexes", _INDEXES), ("checks", checks)):
             found = await _query(raw, query.format(names=_marks(names)), args)
             # information_schema compares names case-insensitively: `Users` also matches
             # `users`, which belongs to another batch. Keep exact matches only.
@@ -161,7 +175,7 @@ def _quote(name: str) -> str:
 
 def build_records(
     db: str, schema: str, tables: Sequence[TableRef], views: dict[str, str], relations: Sequence[Any],
-    columns: Sequence[Any], foreign_keys: Sequence[Any], indexes: Sequence[Any],
+    columns: Sequence[Any], foreign_keys: Sequence[Any], indexes: Sequence[Any], checks: Sequence[Any],
 ) -> list[dict[str, Any]]:
     """Rows of the bulk queries → records, as the generic reader would build them."""
     kinds = {t.name: t.kind for t in tables}
@@ -207,6 +221,8 @@ def build_records(
         out.append(records.index(db, schema, table, {"name": name, "column_names": cols,
                                                      "unique": unique[(table, name)],
                                                      "method": methods[(table, name)]}))
+    out += [records.check_constraint(db, schema, table, {"name": name, "sqltext": clause})
+            for table, name, clause in checks]
     return out
 
 

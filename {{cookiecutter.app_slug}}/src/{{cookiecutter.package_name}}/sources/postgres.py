@@ -3,7 +3,7 @@
 The generic reader goes through SQLAlchemy reflection: several queries per
 entity kind (type, collation and opclass look-ups included), result mapping
 and regex parsing of constraint definitions. This reader asks four bulk
-queries per batch of tables (relations, columns, constraints, indexes), however
+queries per batch of tables (relations, columns, constraints with checks, indexes), however
 many schemas the batch spans, on the pooled asyncpg connection and builds the
 very same records with ``records.py``. ``tests/test_source_equivalence.py`` holds both readers to
 the same output, field for field, on the fixture catalogs (enums, domains,
@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.types import NullType
+from sqlalchemy.util import strip_outer_parens
 
 from . import records
 from .sql import (
@@ -115,12 +116,13 @@ SELECT con.conrelid, con.contype::text, con.conname, con.conindid,
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, pos)
              JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
              ORDER BY k.pos),
-       con.confdeltype::text, con.confupdtype::text
+       con.confdeltype::text, con.confupdtype::text,
+       CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_constraintdef(con.oid, true) END
 FROM unnest($1::oid[]) AS r(oid)
 CROSS JOIN LATERAL (
     -- OFFSET 0 keeps this a per-table index probe; flattened, the planner prefers a seq scan
     SELECT * FROM pg_catalog.pg_constraint c
-    WHERE c.conrelid = r.oid AND c.contype IN ('p', 'u', 'f', 'x') OFFSET 0
+    WHERE c.conrelid = r.oid AND c.contype IN ('p', 'u', 'f', 'x', 'c') OFFSET 0
 ) con
 LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
 """
@@ -144,6 +146,8 @@ WHERE NOT i.indisprimary
 # pg_constraint.confdeltype / confupdtype codes; "a" (NO ACTION) is the default and left out.
 _FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _NEXTVAL = re.compile(r"(nextval\(')([^']+)('.*$)")
+# pg_get_constraintdef() of a CHECK → its expression, as SQLAlchemy's reflection spells it
+_CHECK = re.compile(r"^CHECK *\((.+)\)( NO INHERIT)?( NOT VALID)?$", re.DOTALL)
 
 
 class PostgresCatalogReader(CatalogReader):
@@ -213,7 +217,8 @@ def build_records(
         out.append(records.column(db, schema, table, ordinal, name, data_type, not not_null,
                                   qualify_sequence(default, schema), comment, fmt))
     backing: set[int] = set()
-    for oid, contype, conname, index_oid, cols, ref_schema, ref_table, ref_cols, on_delete, on_update in constraints:
+    for (oid, contype, conname, index_oid, cols, ref_schema, ref_table, ref_cols, on_delete, on_update,
+         check) in constraints:
         schema, table = names[oid]
         if contype in ("p", "u", "x"):
             backing.add(index_oid)
@@ -226,6 +231,9 @@ def build_records(
                   "referred_table": ref_table, "referred_columns": ref_cols,
                   "options": {"ondelete": _FK_ACTIONS.get(on_delete), "onupdate": _FK_ACTIONS.get(on_update)}}
             out.append(records.foreign_key(db, schema, table, fk, schema))
+        elif contype == "c" and (match := _CHECK.match(check)):
+            cc = {"name": conname, "sqltext": strip_outer_parens(match.group(1))}
+            out.append(records.check_constraint(db, schema, table, cc))
     for oid, index_oid, name, unique, key_count, method, predicate, elements, is_expr in indexes:
         keys, exprs = elements[:key_count], is_expr[:key_count]
         ix: dict[str, Any] = {"name": name, "unique": unique, "method": method, "predicate": predicate,

@@ -102,3 +102,31 @@ def index(db: str, schema: str, table: str, ix: dict[str, Any]) -> Record:
             "expressions": expressions, "unique": bool(ix.get("unique")),
             "method": ix.get("method", "btree"), "predicate": ix.get("predicate"),
             "backs_constraint": ix.get("duplicates_constraint")}
+
+
+def check_constraint(db: str, schema: str, table: str, cc: dict[str, Any]) -> Record:
+    """``cc["sqltext"]``: the condition as SQLAlchemy's reflection spells it (outer parentheses cut)."""
+    label = cc.get("name") or f"check({cc['sqltext']})"
+    parent = table_name(db, schema, table)
+    return {"kind": "check_constraint", "qualified_name": parent + "." + quote(label),
+            "table": parent, "name": cc.get("name"), "expression": cc["sqltext"]}
+
+
+def sequence(db: str, schema: str, name: str, data_type: str, start: int, increment: int, minimum: int,
+             maximum: int, cycle: bool, owned_by: Sequence[str] | None, comment: str | None) -> Record:
+    """``owned_by``: the ``(schema, table, column)`` a serial, identity or ``OWNED BY`` ties it to."""
+    owner = table_name(db, owned_by[0], owned_by[1]) + "." + quote(owned_by[2]) if owned_by else None
+    return {"kind": "sequence", "qualified_name": qualify(db, schema, name), "database": db, "schema": schema,
+            "name": name, "data_type": data_type, "start": start, "increment": increment, "min_value": minimum,
+            "max_value": maximum, "cycle": bool(cycle), "owned_by": owner, "comment": comment}
+
+
+def named_type(db: str, schema: str, name: str, type_kind: str, values: Sequence[str] | None,
+               base_type: str | None, not_null: bool, default: str | None, checks: Sequence[str],
+               comment: str | None) -> Record:
+    """An enum (``values`` in sort order) or a domain (``base_type``, ``nullable``, ``default``, ``checks``)."""
+    domain = type_kind == "domain"
+    return {"kind": "type", "qualified_name": qualify(db, schema, name), "database": db, "schema": schema,
+            "name": name, "type_kind": type_kind, "values": list(values) if values is not None else None,
+            "base_type": base_type, "nullable": not not_null if domain else None, "default": default,
+            "checks": list(checks), "comment": comment}

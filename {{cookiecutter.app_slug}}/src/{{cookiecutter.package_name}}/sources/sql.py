@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import TypeEngine
 
 from . import records
-from .native import Partitioning, native_types, partitions
+from .native import Partitioning, native_types, partitions, schema_objects
 
 #: Schemas each dialect keeps for itself, never extracted; PostgreSQL also owns every ``pg_*``.
 #: Per dialect: a PostgreSQL schema a user named ``sys`` or ``mysql`` is theirs and comes out.
@@ -104,6 +104,13 @@ class CatalogReader:
         async with self.engine.connect() as conn:
             rows = await conn.execute(_PG_SCHEMA_COMMENTS, {"names": list(schemas)})
             return {name: comment for name, comment in rows}
+
+    async def schema_objects(self, schemas: Sequence[str]) -> list[dict[str, Any]]:
+        """Records of what lives in ``schemas`` beside their tables (``native.schema_objects``)."""
+        if not schemas:
+            return []
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(schema_objects, self.database, schemas)
 
     async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
         """All records of the batch's tables, in a deterministic order."""
@@ -202,6 +209,7 @@ def _read_batch(
                                                  uc["column_names"]))
         for ix in reflected["indexes"].get(key, []):
             out.append(records.index(database, schema, table.name, index_access(conn.dialect.name, ix)))
+        out += [records.check_constraint(database, schema, table.name, cc) for cc in reflected["checks"].get(key, [])]
     return out
 
 
@@ -217,6 +225,7 @@ def _reflect(insp: Inspector, schema: str, names: list[str]) -> dict[str, dict[A
         "uniques": insp.get_multi_unique_constraints,
         "indexes": insp.get_multi_indexes,
         "comments": insp.get_multi_table_comment,
+        "checks": insp.get_multi_check_constraints,
     }
     out: dict[str, dict[Any, Any]] = {}
     for label, call in calls.items():
