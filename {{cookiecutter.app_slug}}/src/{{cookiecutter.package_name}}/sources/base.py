@@ -30,6 +30,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
@@ -127,5 +128,5 @@ class Source(Protocol):
 
 def tally_kinds(records: Iterable[Record], plural: dict[str, str]) -> dict[str, int]:
     """Count records by ``kind``, keyed by the plural words of ``plural`` (``table`` → ``tables``)."""
-    found = Counter(record["kind"] for record in records)
+    found = Counter(map(itemgetter("kind"), records))  # C speed: a page holds thousands of records
     return {plural.get(kind, kind): n for kind, n in found.items()}

@@ -15,8 +15,10 @@ read it in every reader, and add its count word to ``KINDS`` below.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 from typing import ClassVar
 
 from sqlalchemy import text
@@ -27,6 +29,7 @@ from .base import Cursor, Group, NoMatch, Page, Record, SourceInfo, Vocabulary, 
 from .sql import CatalogReader, SchemaTables, TableRef
 
 VIEW_KINDS = frozenset({"view", "materialized_view"})
+_TABLE, _KIND = "table", itemgetter("kind")
 #: Count words, in summary order; ``tally`` maps each record kind to one of them.
 KINDS = ("schemas", "tables", "views", "columns", "primary_keys", "foreign_keys", "unique_constraints", "indexes",
          "check_constraints", "sequences", "types")
@@ -115,6 +118,12 @@ class CatalogSource:
         start = int(cursor or 0)
         if start >= len(batches):
             return
+        # What the remaining batches write per schema, asked once for the slice, not once per batch.
+        pending = [name for batch in batches[start:] for name in batch.new_schemas]
+        comments = await self.reader.schema_comments(pending) if pending else {}
+        in_schema: dict[str, list[Record]] = {}
+        for record in await self.reader.schema_objects(pending):
+            in_schema.setdefault(record["schema"], []).append(record)
         # Kinds as the catalog has them now: a planned name that is missing is gone.
         listing = await self.reader.tables_by_schema([g.name for g in work.groups if g.items])
         kinds = {(schema, t.name): t.kind for schema, tables in listing.items() for t in tables}
@@ -123,11 +132,10 @@ class CatalogSource:
             present = [SchemaTables(schema, [TableRef(n, kinds[(schema, n)]) for n in names if (schema, n) in kinds])
                        for schema, names in batch.groups]
             found = await self.reader.read_batch(present)
-            read = {(r["schema"], r["name"]) for r in found if r["kind"] == "table"}
+            read = {(r["schema"], r["name"]) for r in table_records(found)}
             vanished = [(schema, n) for schema, names in batch.groups for n in names if (schema, n) not in read]
-            comments = await self.reader.schema_comments(batch.new_schemas) if batch.new_schemas else {}
-            found.extend(records.schema(self.reader.database, name, comments.get(name)) for name in batch.new_schemas)
-            found.extend(await self.reader.schema_objects(batch.new_schemas))
+            for name in batch.new_schemas:
+                found += [records.schema(self.reader.database, name, comments.get(name)), *in_schema.get(name, [])]
             yield Page(records=found, cursor=number + 1 if number + 1 < len(batches) else None,
                        units=len(read), label=batch.label, pages=len(batches), vanished=vanished)
 
@@ -141,11 +149,16 @@ class CatalogSource:
 def tally(found: Sequence[Record]) -> dict[str, int]:
     """Counts per kind; views and materialized views count as views, not tables."""
     counts = tally_kinds(found, _PLURAL)
-    views = sum(1 for r in found if r["kind"] == "table" and r["table_type"] in VIEW_KINDS)
+    views = sum(1 for r in table_records(found) if r["table_type"] in VIEW_KINDS)
     if views:
         counts["tables"] -= views
         counts["views"] = views
     return counts
+
+
+def table_records(found: Sequence[Record]) -> Iterator[Record]:
+    """The ``table`` records among ``found``, picked at C speed (a batch holds thousands of columns)."""
+    return compress(found, map(_TABLE.__eq__, map(_KIND, found)))
 
 
 _PG_NO_USAGE = text(
