@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from {{ cookiecutter.package_name }}.engine.models import ExtractionSummary
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.runtime import cli, runs
-from {{ cookiecutter.package_name }}.runtime.config import APP_SLUG, Settings
+from {{ cookiecutter.package_name }}.runtime.config import APP_SLUG, DESCRIPTION, Settings
 from {{ cookiecutter.package_name }}.sources.sample import create_sample
 
 from .live import live_worker
@@ -128,6 +128,52 @@ async def test_extract_follow_succeeds_then_status_shows_the_summary(
         code, out = await run_cli("cancel", "cli-follow-ok")
     assert code == cli.EXIT_OK, out  # nothing left to stop: what cancel wants, not an error
     assert "already COMPLETED; nothing to cancel" in out, out
+
+
+async def test_status_follow_follows_a_detached_run_to_its_summary(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, state: StateStore
+) -> None:
+    url = f"sqlite:///{create_sample(tmp_path / 'sample.db')}"
+    async with live_worker(temporal_env.client, state, url, delay=0.05, output=tmp_path / "out") as (config, _):
+        code, out = await run_cli("extract", "--detach", "--workflow-id", "cli-detached",
+                                  *slow_run_options(config.task_queue))
+        assert code == cli.EXIT_OK, out
+        code, out = await run_cli("status", "--follow", "cli-detached")
+        assert code == cli.EXIT_OK, out
+        assert "done: schemas 1/1, tables 26/26" in out and "manifest:" in out, out
+        code, out = await run_cli("status", "--follow", "cli-detached")  # an ended run: its summary at once
+        assert code == cli.EXIT_OK and "manifest:" in out, out
+    code, out = await run_cli("status", "--follow", "no-such-run")
+    assert code == cli.EXIT_USAGE and "no such run" in out, out
+
+
+async def test_follow_warns_when_no_worker_polls_the_task_queue(temporal_env: WorkflowEnvironment) -> None:
+    """Without a worker the bar would sit at 0/? for ever; within seconds the user is told why."""
+    args = cli.parser().parse_args(["extract", "--follow", "--workflow-id", "cli-unserved",
+                                    "--task-queue", "nobody-polls-this", "--source", "test"])
+    settings = Settings.from_env({**os.environ, **cli.setting_overrides(args)}, dotenv_path=None)
+    out = StringIO()
+    following = asyncio.ensure_future(cli.dispatch(args, settings, Console(file=out, width=300)))
+    try:
+        for _ in range(100):  # the warning comes after runs.UNSERVED_AFTER_S
+            if "no worker is polling" in out.getvalue() or following.done():
+                break
+            await asyncio.sleep(0.1)
+        assert not following.done(), out.getvalue()
+        assert ("warning: no worker is polling task queue 'nobody-polls-this' (TASK_QUEUE) in namespace "
+                f"'{temporal_env.client.namespace}'") in out.getvalue(), out.getvalue()
+    finally:
+        following.cancel()
+        await temporal_env.client.get_workflow_handle("cli-unserved").terminate()
+
+
+def test_version_and_description(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == cli.EXIT_OK
+    assert capsys.readouterr().out == f"{APP_SLUG} {cli.app_version()}\n"
+    assert cli.app_version() == "0.1.0"  # the installed distribution's, from pyproject.toml
+    assert cli.main(["--help"]) == cli.EXIT_OK
+    shown = capsys.readouterr().out
+    assert re.sub(r"\s+", " ", DESCRIPTION) in re.sub(r"\s+", " ", shown) and "door" not in shown, shown
 
 
 def test_summary_heading_stays_on_one_line_however_long_the_name() -> None:

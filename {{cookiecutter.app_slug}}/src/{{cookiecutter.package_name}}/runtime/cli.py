@@ -1,8 +1,10 @@
-"""Command line: the door into the app. The console script is named after the app slug:
+"""Command line. RUNTIME: change it to add a command; the work itself lives in the engine.
+
+The console script is named after the app slug:
 
     <app> worker                  run a worker until SIGTERM
     <app> extract [--follow]      start an extraction and wait for its summary
-    <app> status WORKFLOW_ID      print a run's state and progress once
+    <app> status [--follow] ID    print a run's state and progress (or follow it to its end)
     <app> cancel WORKFLOW_ID      cancel a run; its activities stop at their next heartbeat
     <app> dev                     everything in one process, no setup
 
@@ -29,7 +31,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from .config import APP_SLUG, ConfigError, Settings
+from .config import APP_SLUG, DESCRIPTION, ConfigError, Settings
 from .logs import configure_logging
 
 EXIT_OK = 0  # success (status: running or completed; cancel: requested, or the run had already ended)
@@ -77,11 +79,14 @@ DEV_BATCH_SIZE = 25  # variant: source=rest
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog=APP_SLUG, description=(__doc__ or "").split("\n\n")[0],
+        prog=APP_SLUG,
+        description=f"{DESCRIPTION} A Temporal worker does the work; this command starts, follows, "
+                    "inspects and cancels runs, or does everything in one process (dev).",
         epilog=f"`{APP_SLUG} COMMAND --help` lists a command's options and their env vars. "
                f"Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*. "
                f"{EXIT_CODES_HELP}.",
     )
+    p.add_argument("--version", action="version", version=f"{APP_SLUG} {app_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     _command(sub, "worker", "run a worker until SIGTERM, then drain", WORKER_SETTINGS)
@@ -97,8 +102,10 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--detach", action="store_true",
                       help=f"print the workflow id and return at once; see `status` {PER_RUN}")
 
-    st = _command(sub, "status", "print a run's state and progress snapshot once", ())
+    st = _command(sub, "status", "print a run's state and progress snapshot, or follow it to its end", ())
     st.add_argument("workflow_id", help="the run's workflow id (printed by extract)")
+    st.add_argument("--follow", action="store_true",
+                    help=f"show live progress until the run ends, then its summary, as extract --follow {PER_RUN}")
 
     ca = _command(sub, "cancel", "cancel a run; activities stop at their next heartbeat", ())
     ca.add_argument("workflow_id", help="the run's workflow id")
@@ -116,6 +123,16 @@ def parser() -> argparse.ArgumentParser:
                      help=f"small on purpose so the sample's progress moves (default: {DEV_BATCH_SIZE}) {PER_RUN}")
     dev.add_argument("--slice-size", type=int, default=4, help=f"tables per slice (default: 4) {PER_RUN}")
     return p
+
+
+def app_version() -> str:
+    """The installed distribution's version (``pyproject.toml``), or ``unknown`` when run from a bare tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(APP_SLUG)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _command(sub: Any, name: str, help_text: str, settings: tuple[str, ...]) -> argparse.ArgumentParser:
@@ -207,6 +224,9 @@ async def dispatch(args: argparse.Namespace, settings: Settings, console: Consol
         if args.command == "extract":
             return await _extract(args, settings, client, console)
         handle = runs.get_handle(client, args.workflow_id)
+        if args.command == "status" and args.follow:
+            await handle.describe()  # an unknown id is a usage error here too, not a wait for nothing
+            return await await_summary(handle, console, follow=True, unserved=runs.unserved_check(client, settings))
         if args.command == "status":
             return exit_code(await runs.status(handle, console))
         wait = timedelta(seconds=args.wait_seconds) if args.wait_seconds > 0 else None
@@ -251,15 +271,18 @@ async def _extract(args: argparse.Namespace, settings: Settings, client: Any, co
     console.print(f"started workflow {handle.id}", soft_wrap=True)
     if args.detach:
         return EXIT_OK
-    return await await_summary(handle, console, follow=args.follow)
+    return await await_summary(handle, console, follow=args.follow, unserved=runs.unserved_check(client, settings))
 
 
-async def await_summary(handle: Any, console: Console, follow: bool) -> int:
-    """Wait for the run (showing progress if ``follow``), print its summary, return the exit code."""
+async def await_summary(handle: Any, console: Console, follow: bool, unserved: Any = None) -> int:
+    """Wait for the run (showing progress if ``follow``), print its summary, return the exit code.
+
+    ``unserved`` (``runs.unserved_check``) warns while following when no worker polls the task queue.
+    """
     from . import runs
 
     try:
-        summary = await (runs.follow(handle, console) if follow else handle.result())
+        summary = await (runs.follow(handle, console, unserved=unserved) if follow else handle.result())
     except WorkflowFailureError as exc:
         if isinstance(exc.cause, CancelledError):
             console.print("[yellow]run cancelled[/yellow]")

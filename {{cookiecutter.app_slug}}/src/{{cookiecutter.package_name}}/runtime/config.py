@@ -15,6 +15,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 APP_SLUG = {{ cookiecutter.app_slug | tojson }}
+DESCRIPTION = {{ cookiecutter.description | tojson }}
 DEFAULT_NAMESPACE = {{ cookiecutter.temporal_namespace | tojson }}
 DEFAULT_TASK_QUEUE = {{ cookiecutter.task_queue | tojson }}
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from ..engine.models import ActivityTuning, ExtractionRequest, ExtractionSummary
@@ -24,6 +28,9 @@ from .config import Settings
 
 RunHandle = WorkflowHandle[ExtractionWorkflow, ExtractionSummary]
 QUERY_TIMEOUT = timedelta(seconds=5)
+#: Returns a warning while no worker polls the run's task queue, else ``None``.
+UnservedCheck = Callable[[], Awaitable[str | None]]
+UNSERVED_AFTER_S = 3.0  # a worker that is starting up gets this long before the warning
 
 
 def build_request(settings: Settings, source: str, schemas: str | None) -> ExtractionRequest:
@@ -121,12 +128,48 @@ async def snapshot(handle: RunHandle) -> RunProgress | None:
         return None
 
 
-async def follow(handle: RunHandle, console: Console, every: float = 0.5) -> ExtractionSummary:
+def unserved_check(client: Client, settings: Settings) -> UnservedCheck:
+    """A check for ``follow``: is any worker polling ``settings.task_queue``? A run nobody polls waits forever."""
+    request = DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=settings.task_queue),
+                                       task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+
+    async def check() -> str | None:
+        if (await client.workflow_service.describe_task_queue(request)).pollers:
+            return None
+        return (f"no worker is polling task queue {settings.task_queue!r} (TASK_QUEUE) in namespace "
+                f"{client.namespace!r} at {settings.temporal_address}: the run waits until one does; "
+                "start one with `worker`, or check TASK_QUEUE and TEMPORAL_ADDRESS on both sides")
+
+    return check
+
+
+async def warn_if_unserved(check: UnservedCheck, console: Console, after: float = UNSERVED_AFTER_S) -> None:
+    await asyncio.sleep(after)
+    try:
+        message = await check()
+    except Exception:  # noqa: BLE001 - a hint only; following goes on whatever happens here
+        return
+    if message:
+        console.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+
+
+async def follow(handle: RunHandle, console: Console, every: float = 0.5,
+                 unserved: UnservedCheck | None = None) -> ExtractionSummary:
     """Show progress until the run ends; return its summary (or raise its failure).
 
     On a terminal the bars redraw in place; elsewhere (CI logs, pipes) one line
-    is printed per change.
+    is printed per change. With ``unserved``, a run that no worker polls gets a
+    warning after a few seconds instead of a bar that never moves.
     """
+    hint = asyncio.ensure_future(warn_if_unserved(unserved, console)) if unserved else None
+    try:
+        return await _follow(handle, console, every)
+    finally:
+        if hint:
+            hint.cancel()
+
+
+async def _follow(handle: RunHandle, console: Console, every: float) -> ExtractionSummary:
     result = asyncio.ensure_future(handle.result())
     if not console.is_terminal:
         last = ""
