@@ -31,7 +31,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import CancelledError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from .config import APP_SLUG, DESCRIPTION, ConfigError, Settings
+from .config import APP_SLUG, ConfigError, Settings
 from .logs import configure_logging
 
 EXIT_OK = 0  # success (status: running or completed; cancel: requested, or the run had already ended)
@@ -80,13 +80,13 @@ DEV_BATCH_SIZE = 25  # variant: source=rest
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=APP_SLUG,
-        description=f"{DESCRIPTION} A Temporal worker does the work; this command starts, follows, "
+        description=f"{app_metadata('Summary')} A Temporal worker does the work; this command starts, follows, "
                     "inspects and cancels runs, or does everything in one process (dev).",
         epilog=f"`{APP_SLUG} COMMAND --help` lists a command's options and their env vars. "
                f"Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*. "
                f"{EXIT_CODES_HELP}.",
     )
-    p.add_argument("--version", action="version", version=f"{APP_SLUG} {app_version()}")
+    p.add_argument("--version", action="version", version=f"{APP_SLUG} {app_metadata('Version')}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     _command(sub, "worker", "run a worker until SIGTERM, then drain", WORKER_SETTINGS)
@@ -125,14 +125,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def app_version() -> str:
-    """The installed distribution's version (``pyproject.toml``), or ``unknown`` when run from a bare tree."""
-    from importlib.metadata import PackageNotFoundError, version
+def app_metadata(field: str) -> str:
+    """A field of the installed distribution's metadata (``pyproject.toml``: ``Version``, ``Summary``)."""
+    from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        return version(APP_SLUG)
-    except PackageNotFoundError:
-        return "unknown"
+        return str(metadata(APP_SLUG)[field] or "")
+    except PackageNotFoundError:  # run from a bare tree
+        return "unknown" if field == "Version" else ""
 
 
 def _command(sub: Any, name: str, help_text: str, settings: tuple[str, ...]) -> argparse.ArgumentParser:

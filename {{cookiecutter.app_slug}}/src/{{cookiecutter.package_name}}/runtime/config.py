@@ -15,7 +15,6 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 APP_SLUG = {{ cookiecutter.app_slug | tojson }}
-DESCRIPTION = {{ cookiecutter.description | tojson }}  # noqa: E501 - the user's one line, however long
 DEFAULT_NAMESPACE = {{ cookiecutter.temporal_namespace | tojson }}
 DEFAULT_TASK_QUEUE = {{ cookiecutter.task_queue | tojson }}
 
