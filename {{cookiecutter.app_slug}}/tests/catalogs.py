@@ -238,4 +238,24 @@ def mysql_catalog(admin_url: str) -> Iterator[Catalog]:
             for db in (sales, hr, empty):
                 conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{db}`")
         engine.dispose()
+
+
+def my_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+@contextmanager
+def mysql_databases(admin_url: str, *names: str) -> Iterator[None]:
+    """Empty utf8mb4 databases ``names`` for the block; dropped afterwards."""
+    engine = create_engine(make_url(admin_url).set(drivername="mysql+pymysql"))
+    try:
+        with engine.begin() as conn:
+            for name in names:
+                conn.exec_driver_sql(f"CREATE DATABASE {my_ident(name)} CHARACTER SET utf8mb4")
+        yield
+    finally:
+        with engine.begin() as conn:
+            for name in names:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {my_ident(name)}")
+        engine.dispose()
 # <<< variant

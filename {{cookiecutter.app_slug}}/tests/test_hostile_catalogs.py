@@ -13,8 +13,6 @@ import re
 import sqlite3
 import unicodedata
 import uuid  # variant: source=mysql
-from collections.abc import Iterator  # variant: source=mysql
-from contextlib import contextmanager  # variant: source=mysql
 from pathlib import Path
 
 import asyncpg
@@ -27,7 +25,12 @@ from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.runtime.logs import escape
 from {{ cookiecutter.package_name }}.sources.records import qualify
 
-from .catalogs import _plain, postgres_database
+from .catalogs import (
+    _plain,
+    my_ident,  # variant: source=mysql
+    mysql_databases,  # variant: source=mysql
+    postgres_database,
+)
 from .conftest import (
     MYSQL_URL,  # variant: source=mysql
     POSTGRES_URL,
@@ -181,26 +184,6 @@ async def test_postgresql_hostile_catalog(temporal: WorkflowEnvironment, tmp_pat
 
 
 # >>> variant: source=mysql
-def my_ident(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-@contextmanager
-def mysql_databases(*names: str) -> Iterator[None]:
-    assert MYSQL_URL
-    engine = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
-    try:
-        with engine.begin() as conn:
-            for name in names:
-                conn.exec_driver_sql(f"CREATE DATABASE {my_ident(name)} CHARACTER SET utf8mb4")
-        yield
-    finally:
-        with engine.begin() as conn:
-            for name in names:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {my_ident(name)}")
-        engine.dispose()
-
-
 @pytest.mark.mysql
 async def test_mariadb_hostile_catalog(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
     """What applies to MariaDB: no arrays, no materialized views, 64-character names, 1,017 columns at most."""
@@ -226,7 +209,7 @@ async def test_mariadb_hostile_catalog(temporal: WorkflowEnvironment, tmp_path: 
         "(PARTITION p0 VALUES LESS THAN (2026), PARTITION p1 VALUES LESS THAN MAXVALUE)",
     ]
     engine = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
-    with mysql_databases(spaced, plain, empty):
+    with mysql_databases(MYSQL_URL, spaced, plain, empty):
         try:
             with engine.begin() as conn:
                 for statement in ddl:
@@ -253,7 +236,7 @@ async def test_mariadb_backtick_in_column_name(
     assert MYSQL_URL
     database = f"xh_{uuid.uuid4().hex[:6]}"
     engine = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
-    with mysql_databases(database):
+    with mysql_databases(MYSQL_URL, database):
         try:
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"CREATE TABLE `{database}`.t (`col ``q``` int)")

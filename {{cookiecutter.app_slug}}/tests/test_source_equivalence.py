@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine  # variant: source=mysql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -28,7 +27,9 @@ from {{ cookiecutter.package_name }}.sources.sql import CatalogReader, SchemaTab
 from .catalogs import (
     PG_DDL,
     Catalog,
+    my_ident,  # variant: source=mysql
     mysql_catalog,  # variant: source=mysql
+    mysql_databases,  # variant: source=mysql
     pagila_ddl,
     postgres_catalog,
     sqlite_catalog,
@@ -233,17 +234,12 @@ async def test_mysql_index_methods(engine_for: Any) -> None:
     """FULLTEXT and SPATIAL read alike; only the fast path sees a MEMORY table's HASH (see sources/mysql.py)."""
     assert MYSQL_URL
     name = f"xi_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(make_url(MYSQL_URL).set(drivername="mysql+pymysql"))
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    with mysql_databases(MYSQL_URL, name):
+        engine = engine_for(MYSQL_URL)
+        async with engine.begin() as conn:
             for statement in MYSQL_INDEX_DDL:
-                conn.exec_driver_sql(statement.format(db=f"`{name}`"))
-        fast, generic = await compare(engine_for(MYSQL_URL), Catalog(MYSQL_URL, f"^{name}$", {}, (name, name)))
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.dispose()
+                await conn.exec_driver_sql(statement.format(db=my_ident(name)))
+        fast, generic = await compare(engine, Catalog(MYSQL_URL, f"^{name}$", {}, (name, name)))
     methods = {r["name"]: r["method"] for r in fast if r["kind"] == "index"}
     assert methods == {"ft_body": "fulltext", "sp_place": "spatial", "ix_k": "hash"}
     assert {r["name"]: r["method"] for r in generic if r["kind"] == "index"} == {**methods, "ix_k": "btree"}
