@@ -69,7 +69,7 @@ def build(
 
 
 def main() -> int:
-    settings = Settings.from_env(dotenv_path=None)
+    settings = Settings.load()
     configure_logging(settings.log_level, settings.log_format)
     return asyncio.run(serve(settings, build=build))
 

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 from io import StringIO
@@ -91,7 +91,7 @@ async def extract(
 ) -> Run:
     """Extract ``source_url`` through a fresh worker on its own task queue, writing under ``output``."""
     settings.setdefault("activity_max_attempts", 2)
-    config = replace(Settings(), task_queue=f"test-{uuid.uuid4().hex}", output_url=str(output), **settings)
+    config = Settings.defaults(task_queue=f"test-{uuid.uuid4().hex}", output_url=str(output), **settings)
     activities = ExtractorActivities(config, state, env={"SOURCE_TEST_DSN": source_url})
     try:
         with ThreadPoolExecutor(max_workers=config.max_concurrent_activities) as pool:

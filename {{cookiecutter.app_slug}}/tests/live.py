@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,7 @@ async def live_worker(
 ) -> AsyncIterator[tuple[Settings, SlowActivities]]:
     """Run a worker for source ``test`` on a fresh task queue, writing under ``output``, until the block ends."""
     settings.setdefault("activity_max_attempts", 2)
-    config = replace(Settings(), task_queue=f"test-{uuid.uuid4().hex}", output_url=str(output), **settings)
+    config = Settings.defaults(task_queue=f"test-{uuid.uuid4().hex}", output_url=str(output), **settings)
     activities = SlowActivities(config, state, env={"SOURCE_TEST_DSN": source_url}, delay=delay)
     try:
         with ThreadPoolExecutor(max_workers=config.max_concurrent_activities) as pool:

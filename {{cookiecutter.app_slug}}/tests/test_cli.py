@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import fields
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from rich.console import Console
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -39,20 +38,26 @@ def temporal_env(temporal: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture(autouse=True)
-def _keep_root_logging() -> Iterator[None]:
-    """``main`` configures the root logger; give it back to pytest afterwards."""
+def _keep_root_logging_and_environment() -> Iterator[None]:
+    """``main`` configures the root logger and loads ``.env`` into the environment: undo both afterwards."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, level, environ = root.handlers[:], root.level, dict(os.environ)
     yield
     root.handlers[:], root.level = handlers, level
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+def parsed(*argv: str) -> cli.Call:
+    call = cli.parse(list(argv))
+    assert isinstance(call, cli.Call), f"{argv} did not parse: exit {call}"
+    return call
 
 
 async def run_cli(*argv: str) -> tuple[int, str]:
     """What ``main`` does, minus ``asyncio.run`` (the test already has a loop)."""
-    args = cli.parser().parse_args(argv)
-    settings = Settings.from_env({**os.environ, **cli.setting_overrides(args)}, dotenv_path=None)
     out = StringIO()
-    code = await cli.dispatch(args, settings, Console(file=out, width=200))
+    code = await cli.dispatch(parsed(*argv), Console(file=out, width=200))
     return code, out.getvalue()
 
 
@@ -149,11 +154,10 @@ async def test_status_follow_follows_a_detached_run_to_its_summary(
 
 async def test_follow_warns_when_no_worker_polls_the_task_queue(temporal_env: WorkflowEnvironment) -> None:
     """Without a worker the bar would sit at 0/? for ever; within seconds the user is told why."""
-    args = cli.parser().parse_args(["extract", "--follow", "--workflow-id", "cli-unserved",
-                                    "--task-queue", "nobody-polls-this", "--source", "test"])
-    settings = Settings.from_env({**os.environ, **cli.setting_overrides(args)}, dotenv_path=None)
+    call = parsed("extract", "--follow", "--workflow-id", "cli-unserved", "--task-queue", "nobody-polls-this",
+                  "--source", "test")
     out = StringIO()
-    following = asyncio.ensure_future(cli.dispatch(args, settings, Console(file=out, width=300)))
+    following = asyncio.ensure_future(cli.dispatch(call, Console(file=out, width=300)))
     try:
         for _ in range(100):  # the warning comes after runs.UNSERVED_AFTER_S
             if "no worker is polling" in out.getvalue() or following.done():
@@ -245,10 +249,73 @@ async def test_unknown_namespace_is_a_usage_error_naming_it(
     assert "Namespace no-such-namespace is not found" in out and "TEMPORAL_NAMESPACE" in out, out
 
 
-def test_usage_errors_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_usage_errors_exit_2_with_one_line_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert cli.main(["extract", "--no-such-option"]) == cli.EXIT_USAGE
-    assert cli.main(["extract", "--batch-size", "0"]) == cli.EXIT_USAGE  # rejected by Settings.validate
+    assert "No such option: --no-such-option" in capsys.readouterr().err
+    assert cli.main(["extract", "--follow", "--detach"]) == cli.EXIT_USAGE
+    assert "--follow and --detach exclude each other" in capsys.readouterr().err
+    assert cli.main(["extract", "--batch-size", "0"]) == cli.EXIT_USAGE  # rejected by the Settings model
+    assert capsys.readouterr().err == "configuration error: BATCH_SIZE must be greater than or equal to 1, got 0\n"
+    monkeypatch.setenv("MAX_PARALLEL_SLICES", "lots")
+    assert cli.main(["extract"]) == cli.EXIT_USAGE
+    assert "MAX_PARALLEL_SLICES must be a valid integer" in capsys.readouterr().err
+
+
+def test_dotenv_is_read_and_the_environment_wins_over_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TASK_QUEUE=from-dotenv\nBATCH_SIZE=7\nSLICE_SIZE=70\n")
+    monkeypatch.setenv("BATCH_SIZE", "9")
+    calls: list[cli.Call] = []
+
+    async def record(call: cli.Call, console: Console) -> int:
+        calls.append(call)
+        return cli.EXIT_OK
+
+    monkeypatch.setattr(cli, "dispatch", record)
+    assert cli.main(["extract", "--slice-size", "90"]) == cli.EXIT_OK
+    (call,) = calls
+    assert (call.settings.task_queue, call.settings.batch_size, call.settings.slice_size) == ("from-dotenv", 9, 90)
+
+
+async def test_connection_options_win_over_the_environment(
+    temporal_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--address and --namespace reach the client; a wrong TEMPORAL_ADDRESS in the environment is overridden."""
+    address = temporal_env.client.service_client.config.target_host
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")
+    code, out = await run_cli("status", "no-such-run", "--address", address)
+    assert code == cli.EXIT_USAGE and "no such run" in out, out  # it reached the server
+    code, out = await run_cli("status", "x", "--address", address, "--namespace", "no-such-namespace")
+    assert code == cli.EXIT_USAGE and "Namespace no-such-namespace is not found" in out, out
+    key = tmp_path / "key"
+    key.write_text("secret-key\n")
+    call = parsed("status", "x", "--api-key-file", str(key), "--profile", "prod")
+    assert (call.settings.temporal_api_key_file, call.settings.temporal_profile) == (key, "prod")
+    assert cli.parse(["status", "x", "--api-key-file", str(tmp_path / "missing")]) == cli.EXIT_USAGE
+
+
+def test_shell_completion_completes_commands_and_options(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """What the installed completion script asks the app (``_<APP>_COMPLETE``), answered by Typer."""
+    var = f"_{APP_SLUG.upper().replace('-', '_')}_COMPLETE"
+    monkeypatch.setenv(var, "complete_bash")
+    for words, cword, expected in ((f"{APP_SLUG} ex", "1", "extract"), (f"{APP_SLUG} extract --bat", "2",
+                                                                         "--batch-size")):
+        monkeypatch.setenv("COMP_WORDS", words)
+        monkeypatch.setenv("COMP_CWORD", cword)
+        cli.parse([])
+        assert capsys.readouterr().out.split() == [expected], words
+
+
+def test_install_completion_writes_the_script_for_bash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cli.parse(["--install-completion", "bash"]) == cli.EXIT_OK
+    script = tmp_path / ".bash_completions" / f"{APP_SLUG}.sh"
+    assert f"_{APP_SLUG.upper().replace('-', '_')}_COMPLETE" in script.read_text()
+    assert str(script) in (tmp_path / ".bashrc").read_text()
 
 
 def test_exit_codes_are_distinct() -> None:
@@ -256,25 +323,41 @@ def test_exit_codes_are_distinct() -> None:
     assert len(set(codes)) == len(codes)
 
 
-@pytest.mark.parametrize("columns", ["40", "80", "250"])
-@pytest.mark.parametrize("command", ["worker", "extract", "status", "cancel", "dev"])
-def test_help_names_the_env_var_of_every_option(
-    command: str, columns: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+COMMANDS = ["worker", "extract", "status", "cancel", "dev"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_every_options_env_var_and_default(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("COLUMNS", columns)  # what argparse wraps at when no terminal is attached
+    monkeypatch.setenv("COLUMNS", "250")  # rich wraps at this width when no terminal is attached
     assert cli.main([command, "--help"]) == cli.EXIT_OK
-    # argparse wraps at the terminal's width, at spaces and after hyphens ("acme-" / "extractor"):
-    # compare with all whitespace removed, so no width can split a match.
-    shown = re.sub(r"\s+", "", capsys.readouterr().out)
-    subparsers = next(a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction))
-    known = {f.name.upper() for f in fields(Settings)}
-    for action in subparsers.choices[command]._actions:
-        if not action.option_strings or action.dest == "help":
+    shown = re.sub(r"\s+", " ", capsys.readouterr().out)
+    group = typer.main.get_command(cli.build_app())
+    params = group.commands[command].params  # type: ignore[attr-defined]
+    assert group.commands[command].help.split(".")[0] in shown  # type: ignore[attr-defined]
+    for param in params:
+        if param.name == "help" or param.param_type_name != "option":
             continue
-        help_text = re.sub(r"\s+", " ", action.help or "")
-        env = re.search(r"\[env: ([A-Z_]+),", help_text)
-        assert (env and env.group(1) in known) or "[per run; no env var]" in help_text, action.option_strings
-        assert re.sub(r"\s+", "", help_text)[-40:] in shown, f"{action.option_strings} missing from --help"
+        text = param.help or ""
+        env = re.search(r"\[env var: ([A-Z_]+); default: ([^]]+)\]$", text)
+        if env:  # a setting: named by its variable, with the model's default
+            default = Settings.model_fields[env.group(1).lower()].default
+            assert env.group(2) == ("unset" if default is None else str(default)), param.name
+        else:  # a per-run option: no variable, but a shown default unless it is a flag
+            assert param.is_flag or param.show_default is not False, param.name
+            assert param.is_flag or f"[default: {param.default}]" in shown or "[default: (" in shown, param.name
+        assert re.sub(r"\s+", " ", text.replace("\\[", "[")) in shown, f"{param.name} missing from --help"
+
+
+@pytest.mark.parametrize("columns", ["40", "80"])
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_renders_at_narrow_widths(command: str, columns: str, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    assert cli.main([command, "--help"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= int(columns) and "Usage:" in out, out
 
 
 async def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator  # variant: source=mysql
 from collections.abc import AsyncIterator  # variant: source=postgresql,sqlite,rest
 from contextlib import asynccontextmanager, contextmanager  # variant: source=mysql
 from contextlib import asynccontextmanager  # variant: source=postgresql,sqlite,rest
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -148,7 +148,7 @@ async def test_source_that_never_answers_fails_within_the_connect_timeout(
 
 async def test_a_step_over_source_timeout_seconds_mid_run_is_retried_and_named() -> None:
     """Mid-run, a slow answer may be a busy server: retryable (the retry resumes from the checkpoint)."""
-    settings = replace(Settings(), source_timeout_seconds=0.05)
+    settings = Settings.defaults(source_timeout_seconds=0.05)
     with pytest.raises(ApplicationError) as raised:
         async with source_call("crm", settings):
             await asyncio.sleep(5)
@@ -162,7 +162,7 @@ def test_a_missing_driver_is_a_config_error_naming_it(monkeypatch: pytest.Monkey
     """A DSN for a database whose driver this app does not install: never retried, says which."""
     monkeypatch.setitem(sys.modules, "aiomysql", None)  # as if not installed, in every rendering
     with pytest.raises(SourceConfigError, match=r"SOURCE_CRM_DSN: the mysql driver \(aiomysql\) is not installed"):
-        open_source("crm", "mysql://extractor@db.example.com/crm", None, Settings())
+        open_source("crm", "mysql://extractor@db.example.com/crm", None, Settings.defaults())
 
 
 async def test_output_path_blocked_by_a_file(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
@@ -308,7 +308,7 @@ def test_worst_case_counts_every_attempt_and_backoff() -> None:
 
 async def test_shipped_configuration_timeouts_nest(temporal: WorkflowEnvironment, tmp_path: Path) -> None:
     """Start a run exactly as the CLI does and read its timeouts back from the server."""
-    settings = Settings.from_env(env={}, dotenv_path=None)
+    settings = Settings.defaults()
     request = build_request(settings, "default", None)
     tuning = request.tuning
     options = activity_options(tuning)

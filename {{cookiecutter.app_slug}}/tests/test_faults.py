@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -245,7 +245,7 @@ async def test_source_connection_killed_mid_extraction_is_retried(
     admin = await asyncpg.connect(_plain(POSTGRES_URL))
     # The generic reader holds a source connection for a whole batch; the bulk fast path
     # finishes 2,000 tables before a cut can land mid-query. The retry path is the same.
-    config = replace(Settings(), task_queue=f"cut-{uuid.uuid4().hex}", catalog_reader="generic",
+    config = Settings.defaults(task_queue=f"cut-{uuid.uuid4().hex}", catalog_reader="generic",
                      output_url=str(tmp_path / "out"))
     activities = ExtractorActivities(config, state, env={"SOURCE_TEST_DSN": big.url})
     try:

@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,10 +75,9 @@ async def test_a_blocked_event_loop_fails_liveness_until_it_runs_again() -> None
 
 
 def settings_for(tmp_path: Path, address: str, **overrides: object) -> Settings:
-    return replace(
-        Settings(), temporal_address=address, health_port=free_port(), metrics_port=0,
-        state_store_url=f"sqlite+aiosqlite:///{tmp_path / 'state.db'}", graceful_shutdown_seconds=1.0,
-        **overrides,  # type: ignore[arg-type]
+    return Settings.defaults(
+        temporal_address=address, health_port=free_port(), metrics_port=0,
+        state_store_url=f"sqlite+aiosqlite:///{tmp_path / 'state.db'}", graceful_shutdown_seconds=1.0, **overrides,
     )
 
 
@@ -125,7 +123,7 @@ async def test_stop_makes_a_running_worker_unready_then_exit_0(temporal: Workflo
 
 
 async def test_build_worker_uses_the_configured_drain_budget(temporal: WorkflowEnvironment, state: StateStore) -> None:
-    settings = replace(Settings(), graceful_shutdown_seconds=42.0)
+    settings = Settings.defaults(graceful_shutdown_seconds=42.0)
     with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as pool:
         worker = build_worker(temporal.client, settings, ExtractorActivities(settings, state), pool)
     assert worker.config()["graceful_shutdown_timeout"] == timedelta(seconds=42)

@@ -7,7 +7,6 @@ re-runs work that already happened. The activities are called directly here
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -70,7 +69,7 @@ async def test_every_activity_twice_gives_identical_output_and_state(
 ) -> None:
     output = tmp_path / "out"
     run = small_run(catalog, output)
-    activities = ExtractorActivities(dataclasses.replace(Settings(), output_url=str(output)), state,
+    activities = ExtractorActivities(Settings.defaults(output_url=str(output)), state,
                                      env={"SOURCE_TEST_DSN": catalog.url})
     try:
         summary = await every_activity_twice(activities, run, state, output)
@@ -89,7 +88,7 @@ async def test_redoing_slices_from_scratch_rewrites_the_same_bytes(
     written: list[dict[str, bytes]] = []
     for number in range(2):
         store = state if number == 0 else await StateStore.open(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
-        activities = ExtractorActivities(dataclasses.replace(Settings(), output_url=str(output)), store,
+        activities = ExtractorActivities(Settings.defaults(output_url=str(output)), store,
                                          env={"SOURCE_TEST_DSN": catalog.url})
         try:
             plan = await env.run(activities.plan, run)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,7 +51,7 @@ async def scrape_until(port: int, ready: str, within: float = 10) -> str:
 async def test_worker_exports_sdk_and_app_metrics(temporal: WorkflowEnvironment, tmp_path: Path) -> None:
     client = temporal.client
     health_port, metrics_port = free_port(), free_port()
-    settings = replace(Settings(), task_queue=f"metrics-{uuid.uuid4().hex}")
+    settings = Settings.defaults(task_queue=f"metrics-{uuid.uuid4().hex}")
     with sqlite_catalog(tmp_path) as catalog:
         env = {
             "TEMPORAL_ADDRESS": client.service_client.config.target_host,

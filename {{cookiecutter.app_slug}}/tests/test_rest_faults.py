@@ -9,7 +9,6 @@ twice leaves the same state and files; the token is in no history or log.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -131,7 +130,7 @@ async def test_every_activity_twice_gives_identical_output_and_state(
     api: DemoApi, tmp_path: Path, state: StateStore
 ) -> None:
     output = tmp_path / "out"
-    settings = dataclasses.replace(Settings(), output_url=str(output), secrets_dir=secrets_dir(tmp_path))
+    settings = Settings.defaults(output_url=str(output), secrets_dir=secrets_dir(tmp_path))
     activities = ExtractorActivities(settings, state, env={"SOURCE_TEST_DSN": f"{api.base_url}?rate=0"})
     run = RunContext(workflow_id="rest-twice", run_id="run-1", request=ExtractionRequest(source="test", batch_size=40))
     try:

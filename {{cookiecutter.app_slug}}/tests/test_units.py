@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,27 +27,45 @@ from {{ cookiecutter.package_name }}.sources.records import qualify
 from {{ cookiecutter.package_name }}.sources.registry import open_source
 
 
-def test_settings_read_env_over_dotenv(tmp_path: Path) -> None:
-    dotenv = tmp_path / ".env"
-    dotenv.write_text("BATCH_SIZE=50\nTASK_QUEUE=from-dotenv\n")
-    settings = Settings.from_env({"TASK_QUEUE": "from-env"}, dotenv_path=dotenv)
-    assert settings.batch_size == 50
-    assert settings.task_queue == "from-env"
+def test_settings_read_options_then_env_then_secret_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "TASK_QUEUE").write_text("from-file\n")
+    (tmp_path / "BATCH_SIZE").write_text("50\n")
+    (tmp_path / "SLICE_SIZE").write_text("60\n")
+    monkeypatch.setenv("SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("BATCH_SIZE", "40")
+    settings = Settings.load(slice_size=70)
+    assert (settings.task_queue, settings.batch_size, settings.slice_size) == ("from-file", 40, 70)
+    assert Settings.defaults().batch_size == 200  # no environment read
+
+
+def test_settings_copy_is_validated() -> None:
+    settings = Settings.defaults(batch_size=10)
+    assert settings.but(slice_size=20).batch_size == 10
+    with pytest.raises(ConfigError, match=r"SLICE_SIZE \(5\) must be >= BATCH_SIZE \(10\)"):
+        settings.but(slice_size=5)
 
 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"BATCH_SIZE": "many"}, "BATCH_SIZE must be an integer"),
-        ({"BATCH_SIZE": "0"}, "BATCH_SIZE must be >= 1"),
+        ({"BATCH_SIZE": "many"}, "BATCH_SIZE must be a valid integer, unable to parse string as an integer, "
+                                 "got 'many'"),
+        ({"BATCH_SIZE": "0"}, "BATCH_SIZE must be greater than or equal to 1, got '0'"),
         ({"BATCH_SIZE": "500", "SLICE_SIZE": "100"}, "SLICE_SIZE (100) must be >= BATCH_SIZE (500)"),
-        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be 'console' or 'json'"),
-        ({"SLICES_PER_CHILD": "5000"}, "SLICES_PER_CHILD must be <= 1000"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be 'console' or 'json', got 'xml'"),
+        ({"SLICES_PER_CHILD": "5000"}, "SLICES_PER_CHILD must be less than or equal to 1000"),
+        ({"TEMPORAL_API_KEY_FILE": "/nonexistent/key"}, "TEMPORAL_API_KEY_FILE must be an existing file"),
+        ({"OUTPUT_DIR": "/old"}, "OUTPUT_DIR was renamed to OUTPUT_URL"),
     ],
 )
-def test_settings_reject_bad_values_naming_the_variable(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        Settings.from_env(env, dotenv_path=None)
+def test_settings_reject_bad_values_naming_the_variable(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OUTPUT_URL", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        Settings.load()
 
 
 def test_source_url_from_env_then_secret_file_with_password_injected(tmp_path: Path) -> None:
@@ -81,7 +100,7 @@ def test_unconfigured_or_invalid_source_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(SourceConfigError, match="unsupported database 'oracle'"):
         resolve_source_url("x", {"SOURCE_X_DSN": "oracle://u:p@h/db"}, tmp_path)
     with pytest.raises(SourceConfigError, match="SOURCE_X_DSN: no source for the scheme 'oracle'; this app knows"):
-        open_source("x", "oracle://u:p@h/db", None, Settings())
+        open_source("x", "oracle://u:p@h/db", None, Settings.defaults())
 
 
 def test_redact_hides_passwords_in_dsns_and_given_secrets() -> None:

@@ -7,7 +7,6 @@ import gc
 import os
 import subprocess
 import uuid
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,7 +79,7 @@ def test_a_refused_state_store_shows_its_traceback_at_debug_level(tmp_path: Path
 
 def test_api_key_file_in_secrets_dir_turns_on_api_key_and_tls(tmp_path: Path) -> None:
     (tmp_path / "TEMPORAL_API_KEY").write_text("key-from-file\n")
-    settings = replace(Settings(), secrets_dir=tmp_path)
+    settings = Settings.defaults(secrets_dir=tmp_path)
     env = temporal_env(settings, {"TEMPORAL_ADDRESS": "ns.acct.tmprl.cloud:7233"})
     config = ClientConfig.load_client_connect_config(override_env_vars=env, disable_file=True)
     assert config["api_key"] == "key-from-file"
@@ -88,7 +87,7 @@ def test_api_key_file_in_secrets_dir_turns_on_api_key_and_tls(tmp_path: Path) ->
 
 
 def test_api_key_env_var_wins_over_the_file_and_no_file_means_no_key(tmp_path: Path) -> None:
-    settings = replace(Settings(), secrets_dir=tmp_path)
+    settings = Settings.defaults(secrets_dir=tmp_path)
     assert "TEMPORAL_API_KEY" not in temporal_env(settings, {})
     (tmp_path / "TEMPORAL_API_KEY").write_text("from-file")
     assert temporal_env(settings, {"TEMPORAL_API_KEY": "from-env"})["TEMPORAL_API_KEY"] == "from-env"
@@ -125,7 +124,7 @@ async def test_versioned_worker_process_extracts_once_its_version_is_current(
     client = temporal.client
     address = client.service_client.config.target_host
     name, build_id = f"extractor-{uuid.uuid4().hex[:8]}", "0.1.0"
-    settings = replace(Settings(), task_queue=f"versioned-{uuid.uuid4().hex}")
+    settings = Settings.defaults(task_queue=f"versioned-{uuid.uuid4().hex}")
     health_port = free_port()
     with sqlite_catalog(tmp_path) as catalog:
         env = {

@@ -1,4 +1,4 @@
-"""Command line. RUNTIME: change it to add a command; the work itself lives in the engine.
+"""Command line, on Typer. RUNTIME: add a command here; the work itself lives in the engine.
 
 The console script is named after the app slug:
 
@@ -8,22 +8,27 @@ The console script is named after the app slug:
     <app> cancel WORKFLOW_ID      cancel a run; its activities stop at their next heartbeat
     <app> dev                     everything in one process, no setup
 
-Settings come from CLI options, then environment variables, then ``.env``;
-each option's help names its variable. Exit codes: see ``EXIT_*`` below.
+Parsing and running are two steps: a command function only turns its options
+into a ``Call`` (the settings, validated, plus the per-run options), and
+``dispatch`` runs it. Tests drive ``dispatch`` on their own event loop.
+
+Settings come from options, then environment variables (``.env`` is loaded
+into the environment first), then secret files; ``--help`` names each
+option's variable and default. Exit codes: ``EXIT_*`` below.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import sys
-from dataclasses import MISSING, fields, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from dotenv import load_dotenv
 from rich.console import Console
 from rich.markup import escape
@@ -42,128 +47,204 @@ EXIT_UNREACHABLE = 4  # Temporal could not be reached
 EXIT_INTERRUPTED = 130  # Ctrl-C while following; the run itself goes on
 
 EXIT_CODES_HELP = (
-    f"exit codes: {EXIT_OK} success, {EXIT_FAILED} run failed, {EXIT_USAGE} usage error, "
-    f"{EXIT_CANCELLED} run cancelled, {EXIT_UNREACHABLE} Temporal unreachable, {EXIT_INTERRUPTED} interrupted"
+    f"Exit codes: {EXIT_OK} success, {EXIT_FAILED} run failed, {EXIT_USAGE} usage error, "
+    f"{EXIT_CANCELLED} run cancelled, {EXIT_UNREACHABLE} Temporal unreachable, {EXIT_INTERRUPTED} interrupted."
 )
-
-# Options that override a setting: flag --x-y sets field x_y (env X_Y). Help text per field.
-SETTING_HELP: dict[str, str] = {
-    "log_level": "log level",
-    "log_format": "log format: console (humans) or json (one object per line)",
-    "task_queue": "Temporal task queue",
-    "output_url": "where this worker writes parts and manifests: a path, file:///abs/path, s3://bucket/prefix, "
-                  "gs://bucket/prefix or az://container/prefix",
-    "batch_size": "tables read per batch (one part file and one checkpoint per batch)",
-    "slice_size": "tables per slice (one activity per slice)",
-    "slices_per_child": "slices per child workflow",
-    "max_parallel_slices": "slice activities running at once per child",
-    "heartbeat_timeout_seconds": "activity heartbeat timeout; cancellation reaches activities within it",
-    "activity_max_attempts": "attempts per activity before the run fails",
-    "state_store_url": "checkpoint store (SQLAlchemy async URL)",
-    "max_concurrent_activities": "activities this worker runs at once",
-    "graceful_shutdown_seconds": "on SIGTERM, time in-flight activities get to finish",
-    "health_port": "port of the /livez and /readyz probes",
-    "metrics_port": "port of the Prometheus metrics (0 disables)",
-}
-COMMON_SETTINGS = ("log_level", "log_format")
-RUN_SETTINGS = ("task_queue", "batch_size", "slice_size", "slices_per_child",
-                "max_parallel_slices", "heartbeat_timeout_seconds", "activity_max_attempts")
-WORKER_SETTINGS = ("task_queue", "output_url", "state_store_url", "max_concurrent_activities",
-                   "graceful_shutdown_seconds", "health_port", "metrics_port")
-PER_RUN = "[per run; no env var]"
+CLIENT_COMMANDS = frozenset({"extract", "status", "cancel"})
 DEV_SOURCE = "a generated SQLite sample"  # variant: source=postgresql,mysql,sqlite
 DEV_SOURCE = "the local demo API"  # variant: source=rest
 DEV_BATCH_SIZE = 2  # variant: source=postgresql,mysql,sqlite
 DEV_BATCH_SIZE = 25  # variant: source=rest
+SETTINGS_PANEL = "Settings (each also an env var)"
+TEMPORAL_PANEL = "Temporal connection (else Temporal's envconfig: TEMPORAL_* and temporal.toml)"
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=APP_SLUG,
-        description=f"{app_metadata('Summary')} A Temporal worker does the work; this command starts, follows, "
-                    "inspects and cancels runs, or does everything in one process (dev).",
-        epilog=f"`{APP_SLUG} COMMAND --help` lists a command's options and their env vars. "
-               f"Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*. "
-               f"{EXIT_CODES_HELP}.",
-    )
-    p.add_argument("--version", action="version", version=f"{APP_SLUG} {app_metadata('Version')}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+@dataclass(frozen=True)
+class Call:
+    """A parsed command line: the command, the settings it runs with, and its per-run options."""
 
-    _command(sub, "worker", "run a worker until SIGTERM, then drain", WORKER_SETTINGS)
-
-    ex = _command(sub, "extract", "start an extraction and wait for its summary", RUN_SETTINGS)
-    ex.add_argument("--source", default="default",
-                    help=f"source name; workers read its DSN from SOURCE_<NAME>_DSN (default: default) {PER_RUN}")
-    ex.add_argument("--schemas", metavar="REGEX", help=f"only schemas matching this regex {PER_RUN}")
-    ex.add_argument("--workflow-id", help=f"reuse a failed run's id to resume from its checkpoints {PER_RUN}")
-    mode = ex.add_mutually_exclusive_group()
-    mode.add_argument("--follow", action="store_true",
-                      help=f"show live progress (schemas, tables, rate, ETA) until the run ends {PER_RUN}")
-    mode.add_argument("--detach", action="store_true",
-                      help=f"print the workflow id and return at once; see `status` {PER_RUN}")
-
-    st = _command(sub, "status", "print a run's state and progress snapshot, or follow it to its end", ())
-    st.add_argument("workflow_id", help="the run's workflow id (printed by extract)")
-    st.add_argument("--follow", action="store_true",
-                    help=f"show live progress until the run ends, then its summary, as extract --follow {PER_RUN}")
-
-    ca = _command(sub, "cancel", "cancel a run; activities stop at their next heartbeat", ())
-    ca.add_argument("workflow_id", help="the run's workflow id")
-    ca.add_argument("--wait-seconds", type=float, default=60.0,
-                    help=f"how long to wait for the run to close; 0 returns at once (default: 60) {PER_RUN}")
-
-    dev = _command(sub, "dev", "start a dev Temporal server + worker and run one extraction with progress",
-                   ("task_queue",))
-    dev.add_argument("--source-url", help=f"source DSN (default: {DEV_SOURCE}) {PER_RUN}")
-    dev.add_argument("--output", metavar="URL",
-                     help=f"where the dev worker writes: a folder or object-store URL (default: OUTPUT_URL) {PER_RUN}")
-    dev.add_argument("--workdir", type=Path, default=Path(".dev"),
-                     help=f"sample db and state store folder (default: .dev) {PER_RUN}")
-    dev.add_argument("--batch-size", type=int, default=DEV_BATCH_SIZE,
-                     help=f"small on purpose so the sample's progress moves (default: {DEV_BATCH_SIZE}) {PER_RUN}")
-    dev.add_argument("--slice-size", type=int, default=4, help=f"tables per slice (default: 4) {PER_RUN}")
-    return p
+    command: str
+    settings: Settings
+    options: dict[str, Any] = field(default_factory=dict)
 
 
-def app_metadata(field: str) -> str:
+def setting(name: str, panel: str = SETTINGS_PANEL, flag: str | None = None) -> Any:
+    """An option that overrides setting ``name``; its help comes from the model and names the variable."""
+    info = Settings.model_fields[name]
+    default = "unset" if info.default is None else info.default
+    return typer.Option(f"--{flag or name.replace('_', '-')}", show_default=False, rich_help_panel=panel,
+                        help=f"{info.description} \\[env var: {name.upper()}; default: {default}]")
+
+
+LogLevel = Annotated[str | None, setting("log_level")]
+LogFormat = Annotated[str | None, setting("log_format")]
+TaskQueue = Annotated[str | None, setting("task_queue")]
+Address = Annotated[str | None, setting("temporal_address", TEMPORAL_PANEL, "address")]
+Namespace = Annotated[str | None, setting("temporal_namespace", TEMPORAL_PANEL, "namespace")]
+Profile = Annotated[str | None, setting("temporal_profile", TEMPORAL_PANEL, "profile")]
+ApiKeyFile = Annotated[Path | None, setting("temporal_api_key_file", TEMPORAL_PANEL, "api-key-file")]
+WorkflowId = Annotated[str, typer.Argument(metavar="WORKFLOW_ID", help="the run's workflow id (printed by extract)",
+                                          show_default=False)]
+Follow = Annotated[bool, typer.Option("--follow", help="show live progress until the run ends, then its summary")]
+
+
+def connection(address: str | None, namespace: str | None, profile: str | None,
+               api_key_file: Path | None) -> dict[str, Any]:
+    """The Temporal connection options as setting overrides."""
+    return {"temporal_address": address, "temporal_namespace": namespace, "temporal_profile": profile,
+            "temporal_api_key_file": api_key_file}
+
+
+def worker(
+    ctx: typer.Context,
+    task_queue: TaskQueue = None,
+    output_url: Annotated[str | None, setting("output_url")] = None,
+    state_store_url: Annotated[str | None, setting("state_store_url")] = None,
+    max_concurrent_activities: Annotated[int | None, setting("max_concurrent_activities")] = None,
+    graceful_shutdown_seconds: Annotated[float | None, setting("graceful_shutdown_seconds")] = None,
+    health_port: Annotated[int | None, setting("health_port")] = None,
+    metrics_port: Annotated[int | None, setting("metrics_port")] = None,
+    address: Address = None, namespace: Namespace = None, profile: Profile = None, api_key_file: ApiKeyFile = None,
+    log_level: LogLevel = None, log_format: LogFormat = None,
+) -> None:
+    """Run a worker until SIGTERM, then drain its activities."""
+    ctx.obj.call = Call("worker", Settings.load(
+        task_queue=task_queue, output_url=output_url, state_store_url=state_store_url,
+        max_concurrent_activities=max_concurrent_activities, graceful_shutdown_seconds=graceful_shutdown_seconds,
+        health_port=health_port, metrics_port=metrics_port, log_level=log_level, log_format=log_format,
+        **connection(address, namespace, profile, api_key_file)))
+
+
+def extract(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Option(help="source name; workers read its DSN from SOURCE_<NAME>_DSN")] = "default",
+    schemas: Annotated[str | None, typer.Option(metavar="REGEX", help="only schemas matching this regex",
+                                                show_default="all")] = None,
+    workflow_id: Annotated[str | None, typer.Option(help="reuse a failed run's id to resume from its checkpoints",
+                                                    show_default="<source>-<UTC time>")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="show live progress (schemas, tables, rate, ETA) "
+                                                          "until the run ends")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="print the workflow id and return at once; "
+                                                          "see `status`")] = False,
+    task_queue: TaskQueue = None,
+    batch_size: Annotated[int | None, setting("batch_size")] = None,
+    slice_size: Annotated[int | None, setting("slice_size")] = None,
+    slices_per_child: Annotated[int | None, setting("slices_per_child")] = None,
+    max_parallel_slices: Annotated[int | None, setting("max_parallel_slices")] = None,
+    heartbeat_timeout_seconds: Annotated[float | None, setting("heartbeat_timeout_seconds")] = None,
+    activity_max_attempts: Annotated[int | None, setting("activity_max_attempts")] = None,
+    address: Address = None, namespace: Namespace = None, profile: Profile = None, api_key_file: ApiKeyFile = None,
+    log_level: LogLevel = None, log_format: LogFormat = None,
+) -> None:
+    """Start an extraction and wait for its summary."""
+    if follow and detach:
+        raise typer.BadParameter("--follow and --detach exclude each other")
+    settings = Settings.load(
+        task_queue=task_queue, batch_size=batch_size, slice_size=slice_size, slices_per_child=slices_per_child,
+        max_parallel_slices=max_parallel_slices, heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+        activity_max_attempts=activity_max_attempts, log_level=log_level, log_format=log_format,
+        **connection(address, namespace, profile, api_key_file))
+    ctx.obj.call = Call("extract", settings, {"source": source, "schemas": schemas, "workflow_id": workflow_id,
+                                              "follow": follow, "detach": detach})
+
+
+def status(
+    ctx: typer.Context, workflow_id: WorkflowId, follow: Follow = False,
+    address: Address = None, namespace: Namespace = None, profile: Profile = None, api_key_file: ApiKeyFile = None,
+    log_level: LogLevel = None, log_format: LogFormat = None,
+) -> None:
+    """Print a run's state and progress, or follow it to its end (any run, also one started with --detach)."""
+    settings = Settings.load(log_level=log_level, log_format=log_format,
+                             **connection(address, namespace, profile, api_key_file))
+    ctx.obj.call = Call("status", settings, {"workflow_id": workflow_id, "follow": follow})
+
+
+def cancel(
+    ctx: typer.Context, workflow_id: WorkflowId,
+    wait_seconds: Annotated[float, typer.Option(help="how long to wait for the run to close; 0 returns at once")]
+    = 60.0,
+    address: Address = None, namespace: Namespace = None, profile: Profile = None, api_key_file: ApiKeyFile = None,
+    log_level: LogLevel = None, log_format: LogFormat = None,
+) -> None:
+    """Cancel a run; its activities stop at their next heartbeat. A run that already ended is not an error."""
+    settings = Settings.load(log_level=log_level, log_format=log_format,
+                             **connection(address, namespace, profile, api_key_file))
+    ctx.obj.call = Call("cancel", settings, {"workflow_id": workflow_id, "wait_seconds": wait_seconds})
+
+
+def dev(
+    ctx: typer.Context,
+    source_url: Annotated[str | None, typer.Option(help="source DSN", show_default=DEV_SOURCE)] = None,
+    output: Annotated[str | None, typer.Option(metavar="URL", help="where the dev worker writes: a folder or "
+                                                                  "object-store URL", show_default="OUTPUT_URL")]
+    = None,
+    workdir: Annotated[Path, typer.Option(help="sample db and state store folder")] = Path(".dev"),
+    batch_size: Annotated[int, typer.Option(min=1, help="small on purpose, so the sample's progress moves")]
+    = DEV_BATCH_SIZE,
+    slice_size: Annotated[int, typer.Option(min=1, help="tables per slice")] = 4,
+    task_queue: TaskQueue = None, log_level: LogLevel = None, log_format: LogFormat = None,
+) -> None:
+    """Start a dev Temporal server and a worker, and run one extraction with live progress."""
+    settings = Settings.load(task_queue=task_queue, log_level=log_level, log_format=log_format,
+                             batch_size=batch_size, slice_size=max(slice_size, batch_size))
+    ctx.obj.call = Call("dev", settings, {"source_url": source_url, "output": output, "workdir": workdir.resolve()})
+
+
+def app_metadata(name: str) -> str:
     """A field of the installed distribution's metadata (``pyproject.toml``: ``Version``, ``Summary``)."""
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        return str(metadata(APP_SLUG)[field] or "")
+        return str(metadata(APP_SLUG)[name] or "")
     except PackageNotFoundError:  # run from a bare tree
-        return "unknown" if field == "Version" else ""
+        return "unknown" if name == "Version" else ""
 
 
-def _command(sub: Any, name: str, help_text: str, settings: tuple[str, ...]) -> argparse.ArgumentParser:
-    cmd: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text,
-                                                  epilog=EXIT_CODES_HELP)
-    for field in (*COMMON_SETTINGS, *settings):
-        _setting_option(cmd, field)
-    return cmd
-
-
-def _setting_option(cmd: argparse.ArgumentParser, field: str) -> None:
-    default = _SETTING_DEFAULTS[field]
-    cmd.add_argument(
-        f"--{field.replace('_', '-')}", dest=f"setting_{field}",
-        metavar=_METAVARS.get(_SETTING_TYPES[field], field.split("_")[-1].upper()),
-        help=f"{SETTING_HELP[field]} [env: {field.upper()}, default: {default}]",
+def build_app() -> typer.Typer:
+    """The Typer app: built on demand, so importing this module reads nothing."""
+    app = typer.Typer(
+        name=APP_SLUG, no_args_is_help=True, rich_markup_mode="rich", pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP,
+        help=f"{escape(app_metadata('Summary'))}\n\nA Temporal worker does the work; this command starts, follows, "
+             "inspects and cancels runs, or does everything in one process (dev).",
     )
+    app.callback()(_root)
+    for command in (worker, extract, status, cancel, dev):
+        app.command(epilog=EXIT_CODES_HELP)(command)
+    return app
 
 
-_SETTING_DEFAULTS = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
-_SETTING_TYPES = {f.name: str(f.type) for f in fields(Settings)}
-_METAVARS = {"int": "N", "float": "SECONDS", "Path": "PATH"}
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        print(f"{APP_SLUG} {app_metadata('Version')}")
+        raise typer.Exit(EXIT_OK)
 
 
-def setting_overrides(args: argparse.Namespace) -> dict[str, str]:
-    """Env-style overrides (``BATCH_SIZE=...``) from the options the user gave."""
-    prefix = "setting_"
-    return {k[len(prefix):].upper(): str(v) for k, v in vars(args).items() if k.startswith(prefix) and v is not None}
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="print the version and exit", is_eager=True,
+                                          callback=_print_version, expose_value=False)] = False,
+) -> None:
+    """Options of the app itself (the commands have their own)."""
 
 
-CLIENT_COMMANDS = frozenset({"extract", "status", "cancel"})
+@dataclass
+class _Parsed:
+    call: Call | None = None
+
+
+def parse(argv: list[str] | None = None) -> Call | int:
+    """The ``Call`` of a command line, or an exit code (``--help``, ``--version``, a usage error)."""
+    holder = _Parsed()
+    command = typer.main.get_command(build_app())
+    try:
+        command.main(args=argv, prog_name=APP_SLUG, obj=holder)
+    except SystemExit as exc:  # standalone Typer always exits: 0 after a command or --help, 2 on bad usage
+        code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        return holder.call if code == EXIT_OK and holder.call else code
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return holder.call or EXIT_OK
 
 
 def run() -> None:
@@ -185,51 +266,46 @@ def run() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    load_dotenv(".env", override=False)  # SOURCE_<NAME>_DSN there must reach the sources too, not only Settings
+    call = parse(argv)
+    if isinstance(call, int):
+        return call
+    configure_logging(call.settings.log_level, call.settings.log_format)
     try:
-        args = parser().parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on a usage error and 0 after --help
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    load_dotenv(".env", override=False)
-    try:
-        settings = Settings.from_env({**os.environ, **setting_overrides(args)}, dotenv_path=None)
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    configure_logging(settings.log_level, settings.log_format)
-    try:
-        return asyncio.run(dispatch(args, settings, Console()))
+        return asyncio.run(dispatch(call, Console()))
     except KeyboardInterrupt:
         print("\ninterrupted; a started run goes on: use `status` or `cancel` with its workflow id", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-async def dispatch(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+async def dispatch(call: Call, console: Console) -> int:
     """Run one command; Temporal and workflow errors become exit codes with a readable line."""
-    if args.command == "worker":
+    settings, opts = call.settings, call.options
+    if call.command == "worker":
         from .worker import serve
 
         return await serve(settings)
-    if args.command == "dev":
-        return await _dev(args, settings, console)
-    from .temporal_client import connect, unreachable
+    if call.command == "dev":
+        return await _dev(settings, opts, console)
+    from .temporal_client import TemporalUnreachable, connect
 
     try:
         client = await connect(settings)
-    except RuntimeError as exc:
-        console.print(f"[red]{escape(unreachable(settings.temporal_address, exc))}[/red]", soft_wrap=True)
+    except TemporalUnreachable as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
         return EXIT_UNREACHABLE
     from . import runs
 
     try:
-        if args.command == "extract":
-            return await _extract(args, settings, client, console)
-        handle = runs.get_handle(client, args.workflow_id)
-        if args.command == "status" and args.follow:
+        if call.command == "extract":
+            return await _extract(settings, opts, client, console)
+        handle = runs.get_handle(client, opts["workflow_id"])
+        if call.command == "status" and opts["follow"]:
             await handle.describe()  # an unknown id is a usage error here too, not a wait for nothing
             return await await_summary(handle, console, follow=True, unserved=runs.unserved_check(client, settings))
-        if args.command == "status":
+        if call.command == "status":
             return exit_code(await runs.status(handle, console))
-        wait = timedelta(seconds=args.wait_seconds) if args.wait_seconds > 0 else None
+        wait = timedelta(seconds=opts["wait_seconds"]) if opts["wait_seconds"] > 0 else None
         state, requested = await runs.cancel(handle, wait)
         name = state.name if state else "UNKNOWN"
         if not requested:  # nothing left to stop is what cancel wants: not an error
@@ -245,7 +321,7 @@ async def dispatch(args: argparse.Namespace, settings: Settings, console: Consol
             console.print(f"[red]{escape(exc.message)}[/red] (TEMPORAL_NAMESPACE, at {settings.temporal_address})")
             return EXIT_USAGE
         if exc.status == RPCStatusCode.NOT_FOUND:
-            console.print(f"[red]no such run:[/red] {args.workflow_id!r}")
+            console.print(f"[red]no such run:[/red] {opts['workflow_id']!r}")
             return EXIT_USAGE
         if exc.status == RPCStatusCode.FAILED_PRECONDITION:  # e.g. cancelling a run that already ended
             console.print(f"[red]cannot do that now:[/red] {exc.message}")
@@ -263,15 +339,16 @@ def exit_code(state: WorkflowExecutionStatus | None) -> int:
     return EXIT_FAILED
 
 
-async def _extract(args: argparse.Namespace, settings: Settings, client: Any, console: Console) -> int:
+async def _extract(settings: Settings, opts: dict[str, Any], client: Any, console: Console) -> int:
     from . import runs
 
-    request = runs.build_request(settings, args.source, args.schemas)
-    handle = await runs.start(client, settings, request, args.workflow_id or runs.default_workflow_id(args.source))
+    request = runs.build_request(settings, opts["source"], opts["schemas"])
+    workflow_id = opts["workflow_id"] or runs.default_workflow_id(opts["source"])
+    handle = await runs.start(client, settings, request, workflow_id)
     console.print(f"started workflow {handle.id}", soft_wrap=True)
-    if args.detach:
+    if opts["detach"]:
         return EXIT_OK
-    return await await_summary(handle, console, follow=args.follow, unserved=runs.unserved_check(client, settings))
+    return await await_summary(handle, console, follow=opts["follow"], unserved=runs.unserved_check(client, settings))
 
 
 async def await_summary(handle: Any, console: Console, follow: bool, unserved: Any = None) -> int:
@@ -300,7 +377,7 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-async def _dev(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+async def _dev(settings: Settings, opts: dict[str, Any], console: Console) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from ..engine.activities import ExtractorActivities
@@ -312,23 +389,23 @@ async def _dev(args: argparse.Namespace, settings: Settings, console: Console) -
     from .devserver import start_dev_server
     from .worker import build_worker
 
-    settings = replace(settings, batch_size=args.batch_size, slice_size=max(args.slice_size, args.batch_size))
-    workdir = args.workdir.resolve()
+    workdir: Path = opts["workdir"]
+    source_url = opts["source_url"]
     # >>> variant: source=postgresql,mysql,sqlite
-    url = args.source_url or f"sqlite:///{create_sample(workdir / 'sample.db')}"
+    url = source_url or f"sqlite:///{create_sample(workdir / 'sample.db')}"
     env = {**os.environ, "SOURCE_DEV_DSN": url}
     # <<< variant
     # >>> variant: source=rest
-    demo = None if args.source_url else DemoApi()  # the local demo API, as SQL apps get a sample database
-    url = demo.start() if demo else args.source_url
+    demo = None if source_url else DemoApi()  # the local demo API, as SQL apps get a sample database
+    url = demo.start() if demo else source_url
     env = {**os.environ, "SOURCE_DEV_DSN": url, **({"SOURCE_DEV_PASSWORD": str(demo.token)} if demo else {})}
     # <<< variant
     try:
-        sink = Sink.from_setting(args.output or settings.output_url, settings.secrets_dir)
+        sink = Sink.from_setting(opts["output"] or settings.output_url, settings.secrets_dir)
     except ValueError as exc:  # a malformed --output
         console.print(f"[red]configuration error:[/red] {exc}", soft_wrap=True)
         return EXIT_USAGE
-    console.print(f"starting Temporal dev server; source: {DEV_SOURCE if not args.source_url else 'given URL'}")
+    console.print(f"starting Temporal dev server; source: {DEV_SOURCE if not source_url else 'given URL'}")
     async with await start_dev_server(settings.temporal_namespace) as server:
         state = await StateStore.open(f"sqlite+aiosqlite:///{workdir / 'state.db'}")
         activities = ExtractorActivities(settings, state, env=env, sink=sink)

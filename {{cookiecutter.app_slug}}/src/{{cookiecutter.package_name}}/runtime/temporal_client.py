@@ -18,27 +18,43 @@ from temporalio.runtime import Runtime
 from .config import Settings
 
 API_KEY_FILE = "TEMPORAL_API_KEY"
+#: Settings that, once given (an option or their variable), override Temporal's own config file.
+_OVERRIDES = {"temporal_address": "TEMPORAL_ADDRESS", "temporal_namespace": "TEMPORAL_NAMESPACE"}
+
+
+class TemporalUnreachable(RuntimeError):
+    """Temporal could not be reached; the message is one plain line (``unreachable``)."""
 
 
 def temporal_env(settings: Settings, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The standard ``TEMPORAL_*`` variables, plus ``TEMPORAL_API_KEY`` from a file in SECRETS_DIR.
+    """The standard ``TEMPORAL_*`` variables, with the given settings and the API key file applied.
 
-    The Helm chart mounts the API key as a file (never an env value); the file
-    has the variable's name, like the ``SOURCE_<NAME>_DSN`` files.
+    The key comes from ``TEMPORAL_API_KEY``, else ``TEMPORAL_API_KEY_FILE``
+    (``--api-key-file``), else a file of that name in SECRETS_DIR: the Helm
+    chart mounts the key as a file, never as an env value.
     """
     merged = dict(os.environ if env is None else env)
-    key_file = settings.secrets_dir / API_KEY_FILE
-    if not merged.get("TEMPORAL_API_KEY") and key_file.is_file():
+    merged.update({var: str(getattr(settings, field)) for field, var in _OVERRIDES.items()
+                   if field in settings.model_fields_set})
+    key_file = settings.temporal_api_key_file or settings.secrets_dir / API_KEY_FILE
+    if settings.temporal_api_key_file or (not merged.get("TEMPORAL_API_KEY") and key_file.is_file()):
         merged["TEMPORAL_API_KEY"] = key_file.read_text(encoding="utf-8").strip()
     return merged
 
 
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """Client from the standard ``TEMPORAL_*`` variables (address, namespace, API key, TLS)."""
-    config = ClientConfig.load_client_connect_config(override_env_vars=temporal_env(settings))
+    """Client from Temporal's envconfig (profile file, ``TEMPORAL_*``) under the given settings.
+
+    Raises ``TemporalUnreachable`` with one line that names the address.
+    """
+    config = ClientConfig.load_client_connect_config(settings.temporal_profile,
+                                                     override_env_vars=temporal_env(settings))
     config["target_host"] = config.get("target_host") or settings.temporal_address
     config["namespace"] = config.get("namespace") or settings.temporal_namespace
-    return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
+    try:
+        return await Client.connect(**config, data_converter=pydantic_data_converter, runtime=runtime)
+    except RuntimeError as exc:
+        raise TemporalUnreachable(unreachable(config["target_host"], exc)) from exc
 
 
 # The Rust core's errors read like `...ConnectError("tcp connect error", ..., message: "Connection refused" })`.

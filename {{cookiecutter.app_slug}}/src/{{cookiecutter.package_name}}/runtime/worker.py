@@ -36,7 +36,7 @@ from .config import ConfigError, Settings
 from .health import HealthState, start_health_server
 from .metrics import metrics_runtime
 from .secrets import resolve_state_store_url
-from .temporal_client import connect, temporal_env, unreachable
+from .temporal_client import TemporalUnreachable, connect, temporal_env, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,8 @@ async def _connect_until_stopped(settings: Settings, runtime: Runtime | None, st
         try:
             return await connect(settings, runtime)
         except (RuntimeError, RPCError, OSError) as exc:
-            log.warning("%s; retrying in %.0fs", unreachable(settings.temporal_address, exc), delay)
+            why = str(exc) if isinstance(exc, TemporalUnreachable) else unreachable(settings.temporal_address, exc)
+            log.warning("%s; retrying in %.0fs", why, delay)
         try:
             await asyncio.wait_for(stop.wait(), timeout=delay)
         except TimeoutError:
