@@ -97,11 +97,11 @@ async def test_extract_status_cancel_round_trip(
         workflow_id = match.group(1)
         details = await heartbeat_details(temporal_env.client, f"{workflow_id}/slices-0000")
         assert details["schema"] == "main", details
-        assert re.match(r"slice \d+ \(main\): page \d+/\d+, \d+/\d+ tables", details["status"]), details
+        assert re.match(r"slice \d+ \(main\): page \d+/\d+, \d+/\d+ relations", details["status"]), details
 
         code, out = await run_cli("status", workflow_id)
         assert code == cli.EXIT_OK, out
-        assert "RUNNING" in out and re.search(r"extracting: schemas 0/1, tables \d+/26", out), out
+        assert "RUNNING" in out and re.search(r"extracting: schemas 0/1, relations \d+/26", out), out
 
         code, out = await run_cli("cancel", workflow_id, "--wait-seconds", "30")
         assert code == cli.EXIT_OK, out
@@ -126,7 +126,7 @@ async def test_extract_follow_succeeds_then_status_shows_the_summary(
         code, out = await run_cli("extract", "--follow", "--workflow-id", "cli-follow-ok",
                                   "--task-queue", config.task_queue, "--source", "test")
         assert code == cli.EXIT_OK, out
-        assert "done: schemas 1/1, tables 26/26" in out and "manifest:" in out, out
+        assert "done: schemas 1/1, relations 26/26" in out and "manifest:" in out, out
         code, out = await run_cli("status", "cli-follow-ok")
         assert code == cli.EXIT_OK, out
         assert "COMPLETED" in out and "columns" in out, out
@@ -145,7 +145,7 @@ async def test_status_follow_follows_a_detached_run_to_its_summary(
         assert code == cli.EXIT_OK, out
         code, out = await run_cli("status", "--follow", "cli-detached")
         assert code == cli.EXIT_OK, out
-        assert "done: schemas 1/1, tables 26/26" in out and "manifest:" in out, out
+        assert "done: schemas 1/1, relations 26/26" in out and "manifest:" in out, out
         code, out = await run_cli("status", "--follow", "cli-detached")  # an ended run: its summary at once
         assert code == cli.EXIT_OK and "manifest:" in out, out
     code, out = await run_cli("status", "--follow", "no-such-run")
@@ -364,6 +364,6 @@ async def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
     """`make dev`: its own dev server and worker, the sample source, progress, the summary."""
     code, out = await run_cli("dev", "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "out"))
     assert code == cli.EXIT_OK, out
-    assert "done: schemas 1/1, tables 26/26, slices 7/7" in out, out  # variant: source=postgresql,mysql,sqlite
+    assert "done: schemas 1/1, relations 26/26, slices 7/7" in out, out  # variant: source=postgresql,mysql,sqlite
     assert "done: endpoints 2/2, records 380/?, slices 2/2" in out, out  # variant: source=rest
     assert re.search(r"manifest: .*manifest\.json", out), out

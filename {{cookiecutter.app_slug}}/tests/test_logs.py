@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
@@ -14,7 +16,7 @@ from temporalio import activity
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.state import StateStore
-from {{ cookiecutter.package_name }}.runtime.logs import log_context
+from {{ cookiecutter.package_name }}.runtime.logs import build_handler, log_context
 
 from .catalogs import sqlite_catalog
 from .harness import extract, logs_to
@@ -78,6 +80,41 @@ def test_console_format_is_one_readable_line() -> None:
         logging.getLogger("app").info("hello %s", "world")
     line = out.getvalue().strip()
     assert line.endswith("INFO    app: hello world [schema=hr]"), line
+
+
+CREATED = 1795440032  # 2026-11-23 13:20:32 UTC
+
+
+def made_at(seconds: int, ms: int) -> logging.LogRecord:
+    record = logging.LogRecord("some.library", logging.INFO, __file__, 1, "hello %s", ("world",), None)
+    record.created, record.msecs = seconds + ms / 1000, float(ms)
+    return record
+
+
+def test_json_lines_have_millisecond_utc_timestamps_and_the_logger_name() -> None:
+    line = json.loads(build_handler("json").format(made_at(CREATED, 187)))
+    assert line["ts"] == "2026-11-23T13:20:32.187Z", line
+    assert list(line)[:4] == ["ts", "level", "logger", "message"], line
+    assert (line["level"], line["logger"], line["message"]) == ("info", "some.library", "hello world")
+
+
+def test_console_lines_have_millisecond_timestamps_and_the_logger_name() -> None:
+    line = build_handler("console").format(made_at(CREATED, 7))
+    clock = time.strftime("%H:%M:%S", time.localtime(CREATED))  # the console shows local time
+    assert line == f"{clock}.007 INFO    some.library: hello world", line
+
+
+def test_json_puts_the_context_in_its_order_and_the_traceback_in_the_same_line() -> None:
+    with logs_to("json", "INFO") as out, log_context(slice=2, schema="hr"):
+        try:
+            raise LookupError("gone")
+        except LookupError:
+            logging.getLogger("app").exception("slice failed")
+    (text,) = out.getvalue().splitlines()
+    line = json.loads(text)
+    assert list(line) == ["ts", "level", "logger", "message", "schema", "slice", "exception"], line
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["ts"]), line
+    assert line["exception"].startswith("Traceback") and "LookupError: gone" in line["exception"], line
 
 
 FORGED = "x\n12:00:00 ERROR   app: forged\r\x1b[2K\u2028"

@@ -186,11 +186,11 @@ class Progress(BaseModel):
 
     ``started_at`` is when extraction (after planning) began and ``updated_at``
     the last change, both workflow time; clients derive rate and ETA from them.
-    ``words`` name the groups and units (schemas and tables for SQL).
+    ``words`` name the groups and units (schemas and relations for SQL).
     """
 
     stage: str = "starting"
-    words: Vocabulary = Vocabulary(group="schema", groups="schemas", unit="table", units="tables")
+    words: Vocabulary = Vocabulary(group="schema", groups="schemas", unit="relation", units="relations")
     groups_total: int = 0
     groups_done: int = 0
     slices_total: int = 0

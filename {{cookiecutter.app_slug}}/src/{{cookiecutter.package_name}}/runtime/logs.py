@@ -18,12 +18,14 @@ indents a traceback, so only a record's first line starts at column 0.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.orjson import OrjsonFormatter
 from temporalio import activity, workflow
 
 from .secrets import redact
@@ -37,6 +39,9 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 CONTEXT_FIELDS = ("workflow_id", "run_id", "workflow_type", "activity", "activity_id", "attempt", "schema")
 # Console lines stay short; JSON lines carry everything.
 _CONSOLE_HIDDEN = frozenset({"run_id", "workflow_type", "activity_id"})
+# The names JSON lines give the record's own fields.
+_JSON_NAMES = {"asctime": "ts", "levelname": "level", "name": "logger", "exc_info": "exception",
+               "stack_info": "stack"}
 # C0 and C1 controls, DEL and the Unicode line separators, spelled as escapes on the console.
 _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {
     ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029"}
@@ -87,27 +92,39 @@ class TemporalContextFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, then the context fields."""
+class JsonFormatter(OrjsonFormatter):
+    """python-json-logger on orjson, one object per line: ts, level, logger, message, the context, exception.
 
-    def format(self, record: logging.LogRecord) -> str:
-        payload: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": redact(record.getMessage()),
-        }
-        payload.update(_ordered(context_fields(record)))
-        if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps({k: redact(v) if isinstance(v, str) else v for k, v in payload.items()}, default=str)
+    The library builds and serializes the record; this names the fields, puts the
+    Temporal context in its order and redacts DSNs.
+    """
+
+    default_time_format, default_msec_format = "%Y-%m-%dT%H:%M:%S", "%s.%03dZ"
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s", rename_fields=_JSON_NAMES,
+                         reserved_attrs=[*RESERVED_ATTRS, "activity_info", "workflow_info"])
+        self.converter = time.gmtime  # ISO 8601 in UTC with milliseconds: 2026-11-23T13:20:32.187Z
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_data, record, message_dict)
+        head = {key: log_data.pop(key) for key in ("ts", "level", "logger", "message")}
+        context = _ordered(context_fields(record))  # the record's extras, the SDK's flattened
+        rest = {k: v for k, v in log_data.items() if k not in context and not k.startswith("temporal_")}
+        log_data.clear()
+        log_data.update({**head, "level": record.levelname.lower(), **context, **rest})
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        return {k: redact(v) if isinstance(v, str) else v for k, v in log_data.items()}
 
 
 class ConsoleFormatter(logging.Formatter):
     """``time level logger: message [key=value ...]`` for humans, one line per record."""
 
+    default_time_format, default_msec_format = "%H:%M:%S", "%s.%03d"  # 13:20:32.187, local time
+
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        line = f"{self.formatTime(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
         fields = {k: v for k, v in _ordered(context_fields(record)).items() if k not in _CONSOLE_HIDDEN}
         if fields:
             line += " [" + " ".join(f"{k}={v}" for k, v in fields.items()) + "]"

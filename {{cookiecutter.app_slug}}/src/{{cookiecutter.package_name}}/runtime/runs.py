@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -68,15 +69,20 @@ def get_handle(client: Client, workflow_id: str) -> RunHandle:
 # --- progress ----------------------------------------------------------------
 
 
-def rate_and_eta(snap: RunProgress, now: datetime) -> tuple[float | None, timedelta | None]:
-    """Units (tables) per second since extraction began, and the time left at that pace."""
-    if snap.started_at is None or snap.units_done == 0:
-        return None, None
+def elapsed(snap: RunProgress, now: datetime) -> timedelta | None:
+    """Workflow time since extraction began (up to the end, once done); ``None`` before it began."""
+    if snap.started_at is None:
+        return None
     end = snap.updated_at if snap.stage == "done" and snap.updated_at else now
-    elapsed = (end - snap.started_at).total_seconds()
-    if elapsed <= 0:
+    return end - snap.started_at
+
+
+def rate_and_eta(snap: RunProgress, now: datetime) -> tuple[float | None, timedelta | None]:
+    """Units (relations, for SQL) per second since extraction began, and the time left at that pace."""
+    took = elapsed(snap, now)
+    if took is None or snap.units_done == 0 or took <= timedelta(0):
         return None, None
-    rate = snap.units_done / elapsed
+    rate = snap.units_done / took.total_seconds()
     if not snap.units_total:
         return rate, None
     return rate, timedelta(seconds=round(max(snap.units_total - snap.units_done, 0) / rate))
@@ -94,30 +100,39 @@ def describe(snap: RunProgress, now: datetime) -> str:
 
 
 def pace_text(snap: RunProgress, now: datetime, lead: str = "", sep: str = "  ") -> str:
-    """``12.5 tables/s  ETA 0:00:04``, or nothing before the first unit is done."""
+    """``12.5 relations/s  ETA 0:00:04``, or nothing before the first unit is done."""
     rate, eta = rate_and_eta(snap, now)
     if rate is None:
         return ""
     return f"{lead}{rate:.1f} {snap.words.units}/s" + (f"{sep}ETA {eta}" if eta is not None else "")
 
 
+class RunElapsedColumn(TimeElapsedColumn):
+    """rich's elapsed time, on the run's clock: ``status`` or a late ``follow`` shows the run's time, not ours."""
+
+    def render(self, task: Task) -> Text:
+        took: timedelta | None = task.fields.get("elapsed")
+        shown = "-:--:--" if took is None else str(timedelta(seconds=int(took.total_seconds())))
+        return Text(shown, style="progress.elapsed")
+
+
 class ProgressView:
-    """Bars for groups and units (schemas and tables) with rate and ETA, fed with ``Progress`` snapshots."""
+    """Bars for groups and units (schemas and relations) with elapsed time, rate and ETA, fed with snapshots."""
 
     def __init__(self, console: Console) -> None:
         self.bars = Progress(
-            TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"), console=console, transient=False,
+            TextColumn("{task.description:>9}"), BarColumn(bar_width=None), MofNCompleteColumn(),
+            RunElapsedColumn(), TextColumn("{task.fields[detail]}"), console=console, transient=False,
         )
-        self._groups = self.bars.add_task("", total=None, detail="")
-        self._units = self.bars.add_task("", total=None, detail="")
+        self._groups = self.bars.add_task("", total=None, detail="", elapsed=None)
+        self._units = self.bars.add_task("", total=None, detail="", elapsed=None)
 
     def update(self, snap: RunProgress, now: datetime) -> None:
-        words = snap.words
+        words, took = snap.words, elapsed(snap, now)
         self.bars.update(self._groups, description=words.groups, total=snap.groups_total or None,
-                         completed=snap.groups_done, detail=snap.stage)
+                         completed=snap.groups_done, detail=snap.stage, elapsed=took)
         self.bars.update(self._units, description=words.units, total=snap.units_total or None,
-                         completed=snap.units_done, detail=pace_text(snap, now))
+                         completed=snap.units_done, detail=pace_text(snap, now), elapsed=took)
 
 
 async def snapshot(handle: RunHandle) -> RunProgress | None:

@@ -89,7 +89,8 @@ class CatalogSource:
     """The ``Source`` of one SQL database, over a pooled SQLAlchemy engine."""
 
     vocabulary: ClassVar[Vocabulary] = Vocabulary(
-        group="schema", groups="schemas", unit="table", units="tables",
+        # Progress counts every planned relation, views too; the summary counts tables and views apart.
+        group="schema", groups="schemas", unit="relation", units="relations",
         kinds=KINDS,
     )
 
