@@ -254,7 +254,7 @@ def test_usage_errors_exit_2_with_one_line_naming_the_setting(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert cli.main(["extract", "--no-such-option"]) == cli.EXIT_USAGE
-    assert "No such option: --no-such-option" in capsys.readouterr().err
+    assert re.search(r"No such option:? '?--no-such-option", capsys.readouterr().err)  # click's wording varies
     assert cli.main(["extract", "--follow", "--detach"]) == cli.EXIT_USAGE
     assert "--follow and --detach exclude each other" in capsys.readouterr().err
     assert cli.main(["extract", "--batch-size", "0"]) == cli.EXIT_USAGE  # rejected by the Settings model
