@@ -40,7 +40,8 @@ demo: $(DEMO_BIN)/.installed
 	$(DEMO_BIN)/cookiecutter --no-input --output-dir demo .
 	PATH="$(CURDIR)/$(DEMO_BIN):$$PATH" $(MAKE) -C demo/catalog-extractor dev
 
-## Benchmark the app end to end against raw catalog queries (PostgreSQL 1k/5k/20k, MySQL 1k).
+## Benchmark the app end to end against raw catalog queries (PostgreSQL 1k/5k/20k/100k, MariaDB 1k/5k,
+## Meltano tap-postgres --discover at 5k).
 ## Results: benchmarks/results/results.{json,md,png}. Pass options with BENCH_ARGS="--sizes 1000 --repeat 3".
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run.py --pg-dsn $(TEST_POSTGRES_URL) --mysql-dsn $(TEST_MYSQL_URL) $(BENCH_ARGS)

@@ -77,10 +77,14 @@ def schema_count(tables: int, per_schema: int = TABLES_PER_SCHEMA) -> int:
     return max(1, round(tables / per_schema))
 
 
+def schema_names(count: int, prefix: str = "s") -> list[str]:
+    return [f"{prefix}{i:03d}" for i in range(count)]
+
+
 def generate(tables: int, prefix: str = "s", seed: int = 42, per_schema: int = TABLES_PER_SCHEMA) -> list[Schema]:
     """``tables`` tables spread evenly over ``schema_count(tables, per_schema)`` schemas."""
     rng = random.Random(seed)
-    schemas = [Schema(f"{prefix}{i:03d}") for i in range(schema_count(tables, per_schema))]
+    schemas = [Schema(name) for name in schema_names(schema_count(tables, per_schema), prefix)]
     for number in range(tables):
         schema = schemas[number % len(schemas)]
         schema.tables.append(_table(rng, schema, f"t{len(schema.tables):04d}", schemas))

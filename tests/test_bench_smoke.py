@@ -1,6 +1,8 @@
 """The benchmark harness keeps working: a small run, end to end, with complete outputs.
 
-No assertion on time: speed is a benchmark result (``make bench``), not a test.
+No assertion on time: speed is a benchmark result (``make bench``), not a test. The run
+includes Meltano's tap-postgres (installed by the harness with uv, a few seconds from
+uv's cache) and the database servers' CPU, which this machine's local servers expose in /proc.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results"
     assert PG and MYSQL
     run([sys.executable, str(TEMPLATE / "benchmarks" / "run.py"), "--sizes", "200", "--mysql-sizes", "40",
-         "--repeat", "1", "--pg-dsn", PG, "--mysql-dsn", MYSQL, "--out", str(out),
+         "--meltano-sizes", "200", "--repeat", "1", "--pg-dsn", PG, "--mysql-dsn", MYSQL, "--out", str(out),
          "--workdir", str(tmp_path / "work")], cwd=TEMPLATE, timeout=1500)
 
     results = json.loads((out / "results.json").read_text())
@@ -41,6 +43,17 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         assert len(r["app_s"]) == len(r["baseline_s"]) == 1
         assert r["app_median_s"] > 0 and r["baseline_median_s"] > 0 and r["ratio"] > 0
         assert r["worker_peak_rss_mb"] > 0
+        cpu = r["cpu_median_s"]  # the servers are local here, so /proc has them
+        assert cpu["db_server_baseline"] >= 0 and cpu["db_server_app"] >= 0, cpu
+    pg = runs[0]
+    assert results["meltano"]["versions"]["meltanolabs-tap-postgres"], results["meltano"]
+    assert pg["meltano_median_s"] > 0 and pg["meltano_over_app"] > 0 and pg["cpu_median_s"]["db_server_meltano"] >= 0
+    done, expected = pg["meltano_completeness"], pg["expected"]
+    assert {k: done["found"][k] for k in ("tables", "views", "columns", "primary_keys", "schemas")} == {
+        k: expected[k] for k in ("tables", "views", "columns", "primary_keys", "schemas")}, done
+    assert {"foreign_keys", "unique_constraints", "indexes"} <= set(done["not_reported"]), done
+    assert "meltano_s" not in runs[1]
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (out / "results.md").read_text()
     assert "| postgresql | 200 |" in table and "| mysql | 40 |" in table
+    assert "## Meltano tap-postgres --discover vs the app" in table and "## Acceptance (issue 15)" in table
