@@ -34,7 +34,7 @@ _BLOCK_START = re.compile(r"^\s*#\s*>>>\s*" + _TAG + r"\s*$")
 _BLOCK_END = re.compile(r"^\s*#\s*<<<\s*variant\s*$")
 _LINE_TAG = re.compile(r"\s+#\s*" + _TAG + r"\s*$")
 
-#: Files that belong to one choice of an answer; removed when another value is chosen.
+#: Files that belong to one choice of an answer (or to any of ``a|b|c``); removed when another value is chosen.
 OPTIONAL_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
     "autoscaling": {
         "hpa": ("deploy/helm/*/templates/hpa.yaml",),
@@ -45,6 +45,9 @@ OPTIONAL_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
         "mysql": ("src/*/sources/mysql.py",),
         "rest": ("src/*/sources/rest.py", "src/*/sources/demo_api.py", "tests/test_rest_source.py",
                  "tests/test_rest_faults.py"),
+        # `report` and `show` draw schemas and tables: SQL catalogs only.
+        "postgresql|mysql|sqlite": ("src/*/runtime/output.py", "src/*/runtime/report.py", "src/*/runtime/report.html",
+                                    "src/*/runtime/show.py", "tests/test_report.py", "docs"),
     },
 }
 
@@ -142,7 +145,7 @@ def unselected_paths(project: Path, answers: Mapping[str, Any]) -> list[Path]:
     found = []
     for key, by_value in OPTIONAL_PATHS.items():
         for value, patterns in by_value.items():
-            if str(answers[key]) == value:
+            if str(answers[key]) in value.split("|"):
                 continue
             for pattern in patterns:
                 found.extend(sorted(project.glob(pattern)))

@@ -210,6 +210,14 @@ def test_remove_unselected(tmp_path: Path, autoscaling: str, ci: str, left: set[
     assert (tmp_path / "deploy/helm/app/templates/deployment.yaml").exists()
 
 
+@pytest.mark.parametrize(("source", "kept"), [("sqlite", True), ("mysql", True), ("rest", False)])
+def test_paths_of_several_values_stay_for_each_of_them(tmp_path: Path, source: str, kept: bool) -> None:
+    _tree(tmp_path, "src/app/runtime/report.py", "src/app/sources/rest.py", "docs/report.png")
+    post.remove_unselected(tmp_path, answers(source=source))
+    assert (tmp_path / "src/app/runtime/report.py").exists() == kept == (tmp_path / "docs").exists()
+    assert (tmp_path / "src/app/sources/rest.py").exists() == (not kept)
+
+
 def test_remove_unselected_tolerates_missing_files(tmp_path: Path) -> None:
     assert post.remove_unselected(tmp_path, answers(autoscaling="none", ci_provider="none")) == []
 

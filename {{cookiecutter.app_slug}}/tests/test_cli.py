@@ -323,7 +323,8 @@ def test_exit_codes_are_distinct() -> None:
     assert len(set(codes)) == len(codes)
 
 
-COMMANDS = ["worker", "extract", "status", "cancel", "dev"]
+COMMANDS = ["worker", "extract", "status", "cancel", "dev", "report", "show"]  # variant: source=postgresql,mysql,sqlite
+COMMANDS = ["worker", "extract", "status", "cancel", "dev"]  # variant: source=rest
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -367,3 +368,24 @@ async def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
     assert "done: schemas 1/1, relations 26/26, slices 7/7" in out, out  # variant: source=postgresql,mysql,sqlite
     assert "done: endpoints 2/2, records 380/?, slices 2/2" in out, out  # variant: source=rest
     assert re.search(r"manifest: .*manifest\.json", out), out
+    # >>> variant: source=postgresql,mysql,sqlite
+    manifest = re.search(r"manifest: (\S+)", out)
+    assert manifest, out
+    await report_and_show(manifest.group(1), tmp_path)
+
+
+async def report_and_show(manifest: str, tmp_path: Path) -> None:
+    """The two commands that look at a run's output, and their exit codes on output that is not a run."""
+    code, out = await run_cli("report", manifest, "--out", str(tmp_path / "pages" / "report.html"))
+    assert code == cli.EXIT_OK and "wrote" in out and "1 schemas, 26 tables and views" in out, out
+    assert (tmp_path / "pages" / "report.html").stat().st_size > 10_000
+    code, out = await run_cli("show", manifest, "main.orders")
+    assert code == cli.EXIT_OK and "customer_id" in out and "customers" in out, out
+    code, out = await run_cli("show", manifest, "main.ordrs")
+    assert code == cli.EXIT_USAGE and "orders" in out, out  # the close match is offered
+    code, out = await run_cli("report", str(tmp_path / "nothing" / "manifest.json"))
+    assert code == cli.EXIT_USAGE and "cannot read the manifest" in out, out
+    (tmp_path / "blocker").write_text("a file where the report's folder should be")
+    code, out = await run_cli("report", manifest, "--out", str(tmp_path / "blocker" / "report.html"))
+    assert code == cli.EXIT_FAILED and "cannot write" in out, out
+    # <<< variant

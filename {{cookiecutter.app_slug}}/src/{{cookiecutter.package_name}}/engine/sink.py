@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -254,10 +255,24 @@ def read_url(url: str, secrets_dir: Path | None = None) -> bytes:
     """The bytes of one object named by its full URL (a summary's ``manifest``, say); for tools and tests."""
     import obstore
 
-    base, _, name = url.rstrip("/").rpartition("/")
-    sink = Sink.from_setting(base, secrets_dir)
+    sink, name = _locate(url, secrets_dir)
     with output_errors(sink.url, f"read {name}"):
         return bytes(obstore.get(sink.store(), name).bytes())
+
+
+def modified_at(url: str, secrets_dir: Path | None = None) -> datetime:
+    """When the object at ``url`` was last written (a manifest: when its run finished); for tools."""
+    import obstore
+
+    sink, name = _locate(url, secrets_dir)
+    with output_errors(sink.url, f"read {name}"):
+        return obstore.head(sink.store(), name)["last_modified"]
+
+
+def _locate(url: str, secrets_dir: Path | None) -> tuple[Sink, str]:
+    """The store holding the object at ``url``, and the object's name in it."""
+    base, _, name = url.rstrip("/").rpartition("/")
+    return Sink.from_setting(base, secrets_dir), name
 
 
 @contextmanager

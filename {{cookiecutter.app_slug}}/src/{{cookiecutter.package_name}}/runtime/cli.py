@@ -7,6 +7,8 @@ The console script is named after the app slug:
     <app> status [--follow] ID    print a run's state and progress (or follow it to its end)
     <app> cancel WORKFLOW_ID      cancel a run; its activities stop at their next heartbeat
     <app> dev                     everything in one process, no setup
+    <app> report MANIFEST         one offline HTML page to browse what a run extracted  (SQL sources)
+    <app> show MANIFEST [NAME]    the run, a schema or a table as a tree in the terminal  (SQL sources)
 
 Parsing and running are two steps: a command function only turns its options
 into a ``Call`` (the settings, validated, plus the per-run options), and
@@ -190,6 +192,35 @@ def dev(
     ctx.obj.call = Call("dev", settings, {"source_url": source_url, "output": output, "workdir": workdir.resolve()})
 
 
+# >>> variant: source=postgresql,mysql,sqlite
+Manifest = Annotated[str, typer.Argument(metavar="MANIFEST", show_default=False,
+                                         help="a run's manifest.json: a path, file:// or object-store URL "
+                                              "(the `manifest:` line of a run's summary)")]
+
+
+def report(
+    ctx: typer.Context, manifest: Manifest,
+    out: Annotated[Path, typer.Option("--out", "-o", help="the HTML file to write")] = Path("report.html"),
+    log_level: LogLevel = None, log_format: LogFormat = None,
+) -> None:
+    """Write one self-contained HTML page to browse a run: tree, search, tables, keys, links both ways."""
+    settings = Settings.load(log_level=log_level, log_format=log_format)
+    ctx.obj.call = Call("report", settings, {"manifest": manifest, "out": out})
+
+
+def show(
+    ctx: typer.Context, manifest: Manifest,
+    name: Annotated[str | None, typer.Argument(metavar="[SCHEMA[.TABLE]]", show_default=False,
+                                               help='a schema or a table; quote names that hold dots: \'"a.b".c\'')]
+    = None,
+    log_level: LogLevel = None, log_format: LogFormat = None,
+) -> None:
+    """Print a run, one of its schemas or one table (columns, keys, indexes, partitions) as a tree."""
+    settings = Settings.load(log_level=log_level, log_format=log_format)
+    ctx.obj.call = Call("show", settings, {"manifest": manifest, "name": name})
+# <<< variant
+
+
 def app_metadata(name: str) -> str:
     """A field of the installed distribution's metadata (``pyproject.toml``: ``Version``, ``Summary``)."""
     from importlib.metadata import PackageNotFoundError, metadata
@@ -209,7 +240,8 @@ def build_app() -> typer.Typer:
              "inspects and cancels runs, or does everything in one process (dev).",
     )
     app.callback()(_root)
-    for command in (worker, extract, status, cancel, dev):
+    for command in (worker, extract, status, cancel, dev, report, show):  # variant: source=postgresql,mysql,sqlite
+    for command in (worker, extract, status, cancel, dev):  # variant: source=rest
         app.command(epilog=EXIT_CODES_HELP)(command)
     return app
 
@@ -287,6 +319,8 @@ async def dispatch(call: Call, console: Console) -> int:
         return await serve(settings)
     if call.command == "dev":
         return await _dev(settings, opts, console)
+    if call.command in ("report", "show"):  # variant: source=postgresql,mysql,sqlite
+        return _look(call, console)  # variant: source=postgresql,mysql,sqlite
     from .temporal_client import TemporalUnreachable, connect
 
     try:
@@ -327,6 +361,33 @@ async def dispatch(call: Call, console: Console) -> int:
             console.print(f"[red]cannot do that now:[/red] {exc.message}")
             return EXIT_FAILED
         raise
+
+
+# >>> variant: source=postgresql,mysql,sqlite
+def _look(call: Call, console: Console) -> int:
+    """``report`` or ``show``: read a run's output; output that is not a readable run is a usage error."""
+    from .output import BadOutput
+
+    opts, secrets = call.options, call.settings.secrets_dir
+    try:
+        if call.command == "show":
+            from .show import show as print_tree
+
+            print_tree(opts["manifest"], opts["name"], console, secrets)
+            return EXIT_OK
+        from .report import write_report
+
+        facts = write_report(opts["manifest"], opts["out"], secrets)
+    except BadOutput as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
+        return EXIT_USAGE
+    except OSError as exc:  # the report's own file: a missing folder's parent, no permission, a full disk
+        console.print(f"[red]cannot write {escape(str(opts['out']))}:[/red] {escape(exc.strerror or str(exc))}")
+        return EXIT_FAILED
+    console.print(f"wrote {escape(str(facts.path))} ({facts.size / 1e6:.1f} MB): {facts.schemas} schemas, "
+                  f"{facts.tables} tables and views", soft_wrap=True)
+    return EXIT_OK
+# <<< variant
 
 
 def exit_code(state: WorkflowExecutionStatus | None) -> int:
