@@ -377,7 +377,7 @@ async def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
 async def report_and_show(manifest: str, tmp_path: Path) -> None:
     """The two commands that look at a run's output, and their exit codes on output that is not a run."""
     code, out = await run_cli("report", manifest, "--out", str(tmp_path / "pages" / "report.html"))
-    assert code == cli.EXIT_OK and "wrote" in out and "1 schemas, 26 tables and views" in out, out
+    assert code == cli.EXIT_OK and "wrote" in out and "kB): 1 schema, 26 tables and views" in out, out
     assert (tmp_path / "pages" / "report.html").stat().st_size > 10_000
     code, out = await run_cli("show", manifest, "main.orders")
     assert code == cli.EXIT_OK and "customer_id" in out and "customers" in out, out

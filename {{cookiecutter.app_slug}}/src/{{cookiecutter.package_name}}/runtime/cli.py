@@ -384,7 +384,8 @@ def _look(call: Call, console: Console) -> int:
     except OSError as exc:  # the report's own file: a missing folder's parent, no permission, a full disk
         console.print(f"[red]cannot write {escape(str(opts['out']))}:[/red] {escape(exc.strerror or str(exc))}")
         return EXIT_FAILED
-    console.print(f"wrote {escape(str(facts.path))} ({facts.size / 1e6:.1f} MB): {facts.schemas} schemas, "
+    size = f"{facts.size / 1e6:.1f} MB" if facts.size >= 1e6 else f"{facts.size / 1e3:.0f} kB"
+    console.print(f"wrote {escape(str(facts.path))} ({size}): {facts.schemas} schema{'s' * (facts.schemas != 1)}, "
                   f"{facts.tables} tables and views", soft_wrap=True)
     return EXIT_OK
 # <<< variant
