@@ -5,7 +5,7 @@ machine with Debian's ``chromium``:
 
     .venv/bin/python /path/to/template/benchmarks/report_size.py --tables 20000 [--package catalog_extractor]
 
-The run is synthetic but real output: ``catalog_model.generate`` (the catalog
+``--manifest URL`` measures a real run instead. Otherwise the run is synthetic but real output: ``catalog_model.generate`` (the catalog
 ``seed.py`` creates) turned into records by the app's own builders
 (``sources/records.py``) and written by its own sink as parts of 200 tables
 and a manifest, in a temporary folder that is removed afterwards. No database
@@ -85,7 +85,7 @@ async def write_run(package: str, folder: Path, tables: int) -> str:
     return str(await output.write_manifest(manifest))
 
 
-async def first_render(html: Path) -> dict[str, float]:
+async def first_render(html: Path, last: int) -> dict[str, float]:
     """Milliseconds from navigation start to the tree drawn (the page's ``reportReadyAt``), then to a table view."""
     from playwright.async_api import async_playwright
 
@@ -101,7 +101,7 @@ async def first_render(html: Path) -> dict[str, float]:
             await page.wait_for_selector("html[data-ready='1']", timeout=120_000)
             ready = float(await page.evaluate("window.reportReadyAt"))
             started = time.perf_counter()
-            await page.goto(html.as_uri() + "#t19999")
+            await page.goto(html.as_uri() + f"#t{last}")
             await page.locator("#table-name").wait_for()
             table_ms = (time.perf_counter() - started) * 1000
             await context.close()
@@ -113,19 +113,21 @@ def main() -> None:
     parser.add_argument("--tables", type=int, default=20_000)
     parser.add_argument("--package", default="catalog_extractor", help="the rendered app's import package")
     parser.add_argument("--keep", type=Path, help="also copy the report here")
+    parser.add_argument("--manifest", help="measure this real run's manifest instead of a synthetic run")
     args = parser.parse_args()
     report = importlib.import_module(f"{args.package}.runtime.report")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        manifest = asyncio.run(write_run(args.package, Path(tmp) / "out", args.tables))
-        synth_s = time.perf_counter() - started
+        manifest = args.manifest or asyncio.run(write_run(args.package, Path(tmp) / "out", args.tables))
+        synth_s = 0.0 if args.manifest else time.perf_counter() - started
         started = time.perf_counter()
         facts = report.write_report(manifest, Path(tmp) / "report.html")
         write_s = time.perf_counter() - started
-        browser = asyncio.run(first_render(facts.path))
+        browser = asyncio.run(first_render(facts.path, facts.tables - 1))
         if args.keep:
             shutil.copy(facts.path, args.keep)
-        raw = sum(p.stat().st_size for p in (Path(tmp) / "out").rglob("*.jsonl"))
+        folder = Path(manifest.removeprefix("file://")).parent if args.manifest else Path(tmp) / "out"
+        raw = sum(p.stat().st_size for p in folder.rglob("*.jsonl"))
     print(json.dumps({"tables": facts.tables, "schemas": facts.schemas, "chunks": facts.chunks,
                       "jsonl_mb": round(raw / 1e6, 1), "html_mb": round(facts.size / 1e6, 2),
                       "synthesize_s": round(synth_s, 1), "write_report_s": round(write_s, 2), **browser}, indent=2))

@@ -67,7 +67,10 @@ def leftovers(project: Path) -> list[str]:
     for path in project.rglob("*"):
         if not path.is_file() or ".venv" in path.parts or ".git" in path.parts:
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
+        if b"\0" in data:  # a binary file (the README's screenshot): its bytes are not syntax
+            continue
+        text = data.decode("utf-8", errors="replace")
         if any(marker in text for marker in LEFTOVER_MARKERS):
             found.append(str(path.relative_to(project)))
     return found

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from temporalio.common import RetryPolicy
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkerDeploymentConfig
 
 from {{ cookiecutter.package_name }}.engine.activities import ExtractorActivities
+from {{ cookiecutter.package_name }}.runtime.cli import leave
 from {{ cookiecutter.package_name }}.runtime.config import Settings
 from {{ cookiecutter.package_name }}.runtime.logs import configure_logging
 from {{ cookiecutter.package_name }}.runtime.worker import serve
@@ -75,4 +75,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())  # as the console script leaves: no interpreter shutdown for the SDK's threads to crash

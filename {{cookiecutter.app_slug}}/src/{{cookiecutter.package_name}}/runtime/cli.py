@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from dotenv import load_dotenv
@@ -52,7 +52,6 @@ EXIT_CODES_HELP = (
     f"Exit codes: {EXIT_OK} success, {EXIT_FAILED} run failed, {EXIT_USAGE} usage error, "
     f"{EXIT_CANCELLED} run cancelled, {EXIT_UNREACHABLE} Temporal unreachable, {EXIT_INTERRUPTED} interrupted."
 )
-CLIENT_COMMANDS = frozenset({"extract", "status", "cancel"})
 DEV_SOURCE = "a generated SQLite sample"  # variant: source=postgresql,mysql,sqlite
 DEV_SOURCE = "the local demo API"  # variant: source=rest
 DEV_BATCH_SIZE = 2  # variant: source=postgresql,mysql,sqlite
@@ -280,21 +279,22 @@ def parse(argv: list[str] | None = None) -> Call | int:
 
 
 def run() -> None:
-    """Console-script entry point: ``main()``, then exit with its code.
+    """Console-script entry point: ``main()``, then ``leave`` with its code."""
+    leave(main(sys.argv[1:]))
 
-    Client-only commands leave through ``os._exit`` once their output is
-    flushed. The Temporal client's native threads can otherwise abort the
-    interpreter's shutdown (temporalio/sdk-python#300), turning a finished,
-    successful command into a crash (exit 134) that scripts would see.
+
+def leave(code: int) -> NoReturn:
+    """Exit with ``code`` through ``os._exit``, once logs and output are flushed.
+
+    Every command holds a Temporal client or worker, whose native threads can
+    crash the interpreter's own shutdown (temporalio/sdk-python#300): a
+    finished, successful command, or a worker that drained cleanly, would then
+    end in SIGABRT or SIGSEGV, which scripts and Kubernetes would see.
     """
-    argv = sys.argv[1:]
-    code = main(argv)
-    if argv and argv[0] in CLIENT_COMMANDS:
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
