@@ -209,7 +209,7 @@ def report(
 
 def show(
     ctx: typer.Context, manifest: Manifest,
-    name: Annotated[str | None, typer.Argument(metavar="[SCHEMA[.TABLE]]", show_default=False,
+    name: Annotated[str | None, typer.Argument(metavar="SCHEMA[.TABLE]", show_default=False,
                                                help='a schema or a table; quote names that hold dots: \'"a.b".c\'')]
     = None,
     log_level: LogLevel = None, log_format: LogFormat = None,
