@@ -38,13 +38,6 @@ def test_settings_read_options_then_env_then_secret_files(tmp_path: Path, monkey
     assert Settings.defaults().batch_size == 200  # no environment read
 
 
-def test_settings_copy_is_validated() -> None:
-    settings = Settings.defaults(batch_size=10)
-    assert settings.but(slice_size=20).batch_size == 10
-    with pytest.raises(ConfigError, match=r"SLICE_SIZE \(5\) must be >= BATCH_SIZE \(10\)"):
-        settings.but(slice_size=5)
-
-
 @pytest.mark.parametrize(
     ("env", "message"),
     [

@@ -109,10 +109,6 @@ class Settings(BaseModel):
         with _config_errors():
             return cls.model_validate(overrides)
 
-    def but(self, **changes: Any) -> Settings:
-        """A validated copy with ``changes``: the settings are frozen."""
-        return self.defaults(**{**self.model_dump(), **changes})
-
 
 class _FromEnvironment(BaseSettings, Settings):
     """The same model, filled by pydantic-settings: field ``x_y`` from ``X_Y`` or the file ``SECRETS_DIR/X_Y``."""
