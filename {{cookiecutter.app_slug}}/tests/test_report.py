@@ -94,6 +94,8 @@ def test_a_corrupt_part_is_named(hostile: str, tmp_path: Path) -> None:
         write_report(str(copy / "manifest.json"), tmp_path / "r.html")
     with pytest.raises(BadOutput, match="cannot read the manifest"):
         load_run(str(tmp_path / "nowhere" / "manifest.json"))
+    with pytest.raises(BadOutput, match="unsupported scheme 'ftp'"):
+        load_run("ftp://host/run/manifest.json")
 
 
 # --- the page's data ----------------------------------------------------------------------

@@ -79,7 +79,10 @@ class RunIndex:
 
 def load_run(manifest_url: str, secrets_dir: Path | None = None) -> RunIndex:
     """Read the manifest at ``manifest_url`` and every part it lists; ``BadOutput`` if that is not a run."""
-    url = normalize_url(manifest_url) if "://" not in manifest_url else manifest_url
+    try:
+        url = normalize_url(manifest_url)  # a bare path as file://, an object-store URL in canonical form
+    except ValueError as exc:
+        raise BadOutput(f"{manifest_url!r} is not a path or an output URL: {_cause(exc)}") from None
     manifest = _manifest(url, secrets_dir)
     folder = url.rpartition("/")[0]
     records: list[Record] = []
@@ -96,7 +99,7 @@ def _manifest(url: str, secrets_dir: Path | None) -> dict[str, Any]:
     try:
         data = orjson.loads(read_url(url, secrets_dir))
     except OutputError as exc:
-        raise BadOutput(f"cannot read the manifest {url}: {str(exc).partition(': ')[2] or exc}") from None
+        raise BadOutput(f"cannot read the manifest {url}: {_cause(exc)}") from None
     except orjson.JSONDecodeError as exc:
         raise BadOutput(f"{url} is not a manifest: not JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("parts"), list):
@@ -108,8 +111,7 @@ def _part(url: str, entry: dict[str, Any], secrets_dir: Path | None) -> list[Rec
     try:
         data = read_url(url, secrets_dir)
     except OutputError as exc:
-        raise BadOutput(f"part {entry['path']} listed in the manifest cannot be read: "
-                        f"{str(exc).partition(': ')[2] or exc}") from None
+        raise BadOutput(f"part {entry['path']} listed in the manifest cannot be read: {_cause(exc)}") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != entry.get("sha256"):
         raise ChecksumMismatch(f"part {entry['path']} is corrupt: its sha256 is {digest}, "
@@ -162,6 +164,11 @@ def _file(table: Table, kind: str, record: Record) -> None:
         table.check_constraints.append(record)
     else:
         table.indexes.append(record)
+
+
+def _cause(exc: Exception) -> str:
+    """An ``OUTPUT_URL x: why`` (or ``url: why``) message without the URL we name ourselves."""
+    return str(exc).partition(": ")[2] or str(exc)
 
 
 def _name_key(record: Record) -> tuple[str, str]:
