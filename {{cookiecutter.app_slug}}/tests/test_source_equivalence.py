@@ -76,6 +76,12 @@ CREATE UNIQUE INDEX ix_one_open ON "odd.Schema ""q"" x".things (region) WHERE qt
 CREATE INDEX ix_tags ON "odd.Schema ""q"" x".things USING gin (tags);
 CREATE TABLE "odd.Schema ""q"" x".no_columns ();
 COMMENT ON COLUMN "odd.Schema ""q"" x".things.tags IS 'free-form';
+-- a dropped column: attnums (which the fast path keys comments by) no longer match ordinals
+CREATE TABLE public.reshaped (gone int, id int PRIMARY KEY, label text, note text);
+ALTER TABLE public.reshaped DROP COLUMN gone;
+COMMENT ON COLUMN public.reshaped.label IS 'after a dropped column';
+COMMENT ON COLUMN public.reshaped.note IS 'and its neighbour';
+CREATE INDEX ix_reshaped ON public.reshaped (note, label);
 CREATE TABLE public.readings (at date NOT NULL, site int NOT NULL, value real) PARTITION BY RANGE (at, site);
 CREATE TABLE public.readings_2026 PARTITION OF public.readings FOR VALUES FROM ('2026-01-01', 0) TO ('2027-01-01', 0);
 CREATE TABLE public.readings_rest PARTITION OF public.readings DEFAULT;
