@@ -2,9 +2,13 @@
 
 SQLAlchemy reflects MySQL by running ``SHOW CREATE TABLE`` for every table
 and parsing it with regular expressions: one round trip and a lot of Python
-per table. This reader asks five ``information_schema`` queries per batch
-(tables, columns, key columns, indexes, checks) plus ``SHOW CREATE VIEW`` for views,
-and builds the records with ``records.py``. Column types go through the
+per table. This reader asks six ``information_schema`` queries per batch
+(tables, columns, key columns, key rules, indexes, checks) plus ``SHOW CREATE VIEW`` for views,
+and builds the records with ``records.py``. Each query reads one table of
+``information_schema`` and names the schema with ``=``, so MariaDB opens that
+schema's tables only; joined in SQL, the inner table is filled from every
+schema of the server, which makes the extraction quadratic in the catalog
+(``EXPLAIN`` says ``Scanned all databases``). Column types go through the
 same SQLAlchemy column parser the generic reader uses (memoized per type).
 
 ``tests/test_source_equivalence.py`` holds it to the generic reader's
@@ -79,14 +83,16 @@ WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({names})
 ORDER BY TABLE_NAME, ORDINAL_POSITION
 """
 _FOREIGN_KEYS = """
-SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME,
-       k.REFERENCED_COLUMN_NAME, r.DELETE_RULE, r.UPDATE_RULE
-FROM information_schema.KEY_COLUMN_USAGE k
-JOIN information_schema.REFERENTIAL_CONSTRAINTS r
-  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME
- AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME
-WHERE k.TABLE_SCHEMA = %s AND k.TABLE_NAME IN ({names}) AND k.REFERENCED_TABLE_NAME IS NOT NULL
-ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION
+SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME,
+       REFERENCED_COLUMN_NAME
+FROM information_schema.KEY_COLUMN_USAGE
+WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({names}) AND REFERENCED_TABLE_NAME IS NOT NULL
+ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION
+"""
+_FOREIGN_KEY_RULES = """
+SELECT TABLE_NAME, CONSTRAINT_NAME, DELETE_RULE, UPDATE_RULE
+FROM information_schema.REFERENTIAL_CONSTRAINTS
+WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME IN ({names})
 """
 _INDEXES = """
 SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, INDEX_TYPE
@@ -140,7 +146,8 @@ class MySQLCatalogReader(CatalogReader):
         rows = {}
         checks = _MARIADB_CHECKS if getattr(self.engine.dialect, "is_mariadb", False) else _CHECKS
         for label, query in (("relations", _RELATIONS), ("columns", _COLUMNS),
-                             ("foreign_keys", _FOREIGN_KEYS), ("indexes", _INDEXES), ("checks", checks)):
+                             ("foreign_keys", _FOREIGN_KEYS), ("key_rules", _FOREIGN_KEY_RULES),
+                             ("indexes", _INDEXES), ("checks", checks)):
             found = await _query(raw, query.format(names=_marks(names)), args)
             # information_schema compares names case-insensitively: `Users` also matches
             # `users`, which belongs to another batch. Keep exact matches only.
@@ -175,7 +182,8 @@ def _quote(name: str) -> str:
 
 def build_records(
     db: str, schema: str, tables: Sequence[TableRef], views: dict[str, str], relations: Sequence[Any],
-    columns: Sequence[Any], foreign_keys: Sequence[Any], indexes: Sequence[Any], checks: Sequence[Any],
+    columns: Sequence[Any], foreign_keys: Sequence[Any], key_rules: Sequence[Any], indexes: Sequence[Any],
+    checks: Sequence[Any],
 ) -> list[dict[str, Any]]:
     """Rows of the bulk queries → records, as the generic reader would build them."""
     kinds = {t.name: t.kind for t in tables}
@@ -196,12 +204,19 @@ def build_records(
             column_type = f"{native} CHARACTER SET {charset} COLLATE {collation}"
         out.append(records.column(db, schema, table, ordinal, name, mysql_type_name(column_type),
                                   nullable == "YES", _default(default, extra), comment or None, native))
+    rules = {(table, name): (on_delete, on_update) for table, name, on_delete, on_update in key_rules}
     fks: dict[tuple[str, str], dict[str, Any]] = {}
-    for table, name, column, ref_schema, ref_table, ref_column, on_delete, on_update in foreign_keys:
-        fk = fks.setdefault((table, name), {
-            "name": name, "constrained_columns": [], "referred_schema": ref_schema, "referred_table": ref_table,
-            "referred_columns": [], "options": {"ondelete": on_delete if on_delete in _FK_ACTIONS else None,
-                                                "onupdate": on_update if on_update in _FK_ACTIONS else None}})
+    for table, name, column, ref_schema, ref_table, ref_column in foreign_keys:
+        if (table, name) not in rules:
+            continue  # dropped between the two reads: gone, like a table that vanished
+        fk = fks.get((table, name))
+        if fk is None:
+            on_delete, on_update = rules[(table, name)]
+            fk = fks[(table, name)] = {
+                "name": name, "constrained_columns": [], "referred_schema": ref_schema,
+                "referred_table": ref_table, "referred_columns": [],
+                "options": {"ondelete": on_delete if on_delete in _FK_ACTIONS else None,
+                            "onupdate": on_update if on_update in _FK_ACTIONS else None}}
         fk["constrained_columns"].append(column)
         fk["referred_columns"].append(ref_column)
     out += [records.foreign_key(db, schema, table, fk, schema) for (table, _), fk in fks.items()]
