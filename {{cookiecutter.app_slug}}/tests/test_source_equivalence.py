@@ -104,8 +104,8 @@ async def read_all(reader: CatalogReader, pattern: str | None) -> list[dict[str,
 async def engine_for() -> AsyncIterator[Any]:
     engines: list[AsyncEngine] = []
 
-    def make(url: str) -> AsyncEngine:
-        engine = create_async_engine(to_async_url(make_url(url)))
+    def make(url: str, **options: Any) -> AsyncEngine:
+        engine = create_async_engine(to_async_url(make_url(url)), **options)
         engines.append(engine)
         return engine
 
@@ -249,4 +249,22 @@ async def test_mysql_index_methods(engine_for: Any) -> None:
     methods = {r["name"]: r["method"] for r in fast if r["kind"] == "index"}
     assert methods == {"ft_body": "fulltext", "sp_place": "spatial", "ix_k": "hash"}
     assert {r["name"]: r["method"] for r in generic if r["kind"] == "index"} == {**methods, "ix_k": "btree"}
+
+
+@pytest.mark.mysql
+async def test_mysql_wide_table_is_read_whole(engine_for: Any) -> None:
+    """The fast path packs a table's columns into one GROUP_CONCAT, which MySQL cuts at 1,024 bytes by default."""
+    assert MYSQL_URL
+    name = f"xw_{uuid.uuid4().hex[:8]}"
+    width = 60  # x a 40-character comment: some 6 kB of JSON for one table
+    columns = ", ".join(f"c{i:02d} int COMMENT '{i:02d}{'w' * 38}'" for i in range(width))
+    with mysql_databases(MYSQL_URL, name):
+        # MySQL's default cap on every connection (MariaDB's is 1 MiB): the reader must lift it
+        engine = engine_for(MYSQL_URL, connect_args={"init_command": "SET SESSION group_concat_max_len = 1024"})
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(f"CREATE TABLE {my_ident(name)}.wide ({columns})")
+        fast, generic = await compare(engine, Catalog(MYSQL_URL, f"^{name}$", {}, (name, name)))
+    assert fast == generic
+    read = [(r["ordinal"], r["name"], r["comment"][:2]) for r in fast if r["kind"] == "column"]
+    assert sorted(read) == [(i + 1, f"c{i:02d}", f"{i:02d}") for i in range(width)]
 # <<< variant
