@@ -57,3 +57,18 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     table = (out / "results.md").read_text()
     assert "| postgresql | 200 |" in table and "| mysql | 40 |" in table
     assert "## Meltano tap-postgres --discover vs the app" in table and "## Acceptance (issue 15)" in table
+
+    # plans_postgres.py, with the app the harness installed: every batch query's plans, from its connection
+    python = str(tmp_path / "work" / "catalog-extractor" / ".venv" / "bin" / "python")
+    database = f"bench_plans_{os.getpid()}"
+    seed = [python, str(TEMPLATE / "benchmarks" / "seed.py"), "postgres", "--dsn", PG, "--database", database]
+    run([*seed, "--tables", "300"], cwd=TEMPLATE)
+    try:
+        plans = run([python, str(TEMPLATE / "benchmarks" / "plans_postgres.py"), PG.rsplit("/", 1)[0] + "/" + database],
+                    cwd=TEMPLATE)
+    finally:
+        run([*seed, "--drop"], cwd=TEMPLATE)
+    assert "315 tables and views, 3 schemas, batches of 200" in plans, plans
+    for query in ("relations", "columns", "constraints", "indexes"):
+        assert f"\n{query}: 2 executions, " in plans, plans
+    assert "Index Scan pg_class (pg_class_relname_nsp_index)" in plans, plans  # tables by (name, schema)
