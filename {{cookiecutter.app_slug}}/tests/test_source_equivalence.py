@@ -258,6 +258,8 @@ async def test_mysql_wide_table_is_read_whole(engine_for: Any) -> None:
     name = f"xw_{uuid.uuid4().hex[:8]}"
     width = 60  # x a 40-character comment: some 6 kB of JSON for one table
     columns = ", ".join(f"c{i:02d} int COMMENT '{i:02d}{'w' * 38}'" for i in range(width))
+    odd = 'quote " backslash \\ newline \n tab \t ünï テ'  # what JSON must escape, as MariaDB stores it
+    columns += ", `odd` int COMMENT '" + odd.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t") + "'"
     with mysql_databases(MYSQL_URL, name):
         # MySQL's default cap on every connection (MariaDB's is 1 MiB): the reader must lift it
         engine = engine_for(MYSQL_URL, connect_args={"init_command": "SET SESSION group_concat_max_len = 1024"})
@@ -265,6 +267,7 @@ async def test_mysql_wide_table_is_read_whole(engine_for: Any) -> None:
             await conn.exec_driver_sql(f"CREATE TABLE {my_ident(name)}.wide ({columns})")
         fast, generic = await compare(engine, Catalog(MYSQL_URL, f"^{name}$", {}, (name, name)))
     assert fast == generic
-    read = [(r["ordinal"], r["name"], r["comment"][:2]) for r in fast if r["kind"] == "column"]
+    read = [(r["ordinal"], r["name"], r["comment"][:2]) for r in fast if r["kind"] == "column" and r["name"] != "odd"]
     assert sorted(read) == [(i + 1, f"c{i:02d}", f"{i:02d}") for i in range(width)]
+    assert [r["comment"] for r in fast if r["name"] == "odd"] == [odd]
 # <<< variant
