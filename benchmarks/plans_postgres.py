@@ -7,8 +7,8 @@ notice. Prints, per query, how many plan shapes its executions had, at which
 executions each shape ran, the tables each reads and how (index or seq scan),
 and the executions' durations. asyncpg prepares every statement, so after five
 executions PostgreSQL may switch to a generic plan: a second shape from
-execution 5 on is that switch. Needs a superuser (``session_preload_libraries``). Run it with the
-rendered app's Python:
+execution 5 on is that switch. Needs a superuser (``session_preload_libraries``).
+Run it with the rendered app's Python:
 
     plans_postgres.py postgresql://postgres@127.0.0.1:5432/bench_pg20000_x
 """
@@ -44,8 +44,8 @@ def parse(message: str) -> tuple[float, dict[str, Any]]:
 
 def scans(node: dict[str, Any]) -> list[str]:
     """``Index Scan pg_class (pg_class_oid_index)``, for every node of a plan that reads a table."""
-    found = [f"{node['Node Type']} {node['Relation Name']}" + (f" ({node['Index Name']})" if "Index Name" in node else "")
-             ] if "Relation Name" in node else []
+    index = f" ({node['Index Name']})" if "Index Name" in node else ""
+    found = [f"{node['Node Type']} {node['Relation Name']}{index}"] if "Relation Name" in node else []
     return found + [scan for child in node.get("Plans", []) for scan in scans(child)]
 
 

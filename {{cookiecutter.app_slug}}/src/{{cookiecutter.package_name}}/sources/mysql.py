@@ -218,14 +218,11 @@ def build_records(
     for table, name, column, ref_schema, ref_table, ref_column in foreign_keys:
         if (table, name) not in rules:
             continue  # dropped between the two reads: gone, like a table that vanished
-        fk = fks.get((table, name))
-        if fk is None:
-            on_delete, on_update = rules[(table, name)]
-            fk = fks[(table, name)] = {
-                "name": name, "constrained_columns": [], "referred_schema": ref_schema,
-                "referred_table": ref_table, "referred_columns": [],
-                "options": {"ondelete": on_delete if on_delete in _FK_ACTIONS else None,
-                            "onupdate": on_update if on_update in _FK_ACTIONS else None}}
+        on_delete, on_update = rules[(table, name)]
+        fk = fks.setdefault((table, name), {
+            "name": name, "constrained_columns": [], "referred_schema": ref_schema, "referred_table": ref_table,
+            "referred_columns": [], "options": {"ondelete": on_delete if on_delete in _FK_ACTIONS else None,
+                                                "onupdate": on_update if on_update in _FK_ACTIONS else None}})
         fk["constrained_columns"].append(column)
         fk["referred_columns"].append(ref_column)
     out += [records.foreign_key(db, schema, table, fk, schema) for (table, _), fk in fks.items()]

@@ -226,10 +226,9 @@ def build_records(
             schema, table = names[oid]
             described = comments.get(oid, {})
         ordinal += 1
-        comment = described.get(attnum) if described else None
         data_type = pg_type_name(fmt, *collation) if collation else pg_type_name(fmt, None, None)
         out.append(records.column(db, schema, table, ordinal, name, data_type, not not_null,
-                                  qualify_sequence(default, schema), comment, fmt))
+                                  qualify_sequence(default, schema), described.get(attnum), fmt))
     backing: set[int] = set()
     for (oid, contype, conname, index_oid, cols, ref_schema, ref_table, ref_cols, on_delete, on_update,
          check) in constraints:
