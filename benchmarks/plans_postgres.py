@@ -59,7 +59,7 @@ async def main(url: str, batch_size: int = 200) -> None:
         dbapi_connection.driver_connection.add_log_listener(lambda _conn, notice: plans.append(parse(notice.message)))
 
     reader = select_reader(engine, "bench")
-    schemas = [s.name for s in await reader.list_schemas(None)]
+    schemas = await reader.list_schemas(None)
     tables = [(schema, t) for schema, refs in (await reader.tables_by_schema(schemas)).items() for t in refs]
     for start in range(0, len(tables), batch_size):
         groups: dict[str, list[Any]] = defaultdict(list)

@@ -37,16 +37,16 @@ async def read_all(url: str) -> list[tuple[Any, ...]]:
     reader = pg_source.PostgresCatalogReader(engine, "db")
     batches = []
     for schema in await reader.list_schemas(None):
-        tables = await reader.list_tables(schema.name)
+        tables = await reader.list_tables(schema)
         async with engine.connect() as conn:
             pg = (await conn.get_raw_connection()).driver_connection
             assert pg is not None
             names = [t.name for t in tables]
-            relations = [tuple(r) for r in await pg.fetch(pg_source._RELATIONS, [schema.name] * len(names), names)]
+            relations = [tuple(r) for r in await pg.fetch(pg_source._RELATIONS, [schema] * len(names), names)]
             oids = [r[0] for r in relations]
             rest = [[tuple(r) for r in await pg.fetch(q, oids)]
                     for q in (pg_source._COLUMNS, pg_source._CONSTRAINTS, pg_source._INDEXES)]
-        batches.append((schema.name, tables, relations, *rest))
+        batches.append((schema, tables, relations, *rest))
     await engine.dispose()
     return batches
 

@@ -93,10 +93,9 @@ async def read_all(reader: CatalogReader, pattern: str | None) -> list[dict[str,
     import re
 
     schemas = await reader.list_schemas(re.compile(pattern) if pattern else None)
-    listing = await reader.tables_by_schema([s.name for s in schemas])
-    assert {s.name: s.tables for s in schemas} == {name: len(tables) for name, tables in listing.items()}
+    listing = await reader.tables_by_schema(schemas)
     found = await reader.read_batch([SchemaTables(name, tables) for name, tables in listing.items()])
-    found += await reader.schema_objects([s.name for s in schemas])
+    found += await reader.schema_objects(schemas)
     return sorted(found, key=lambda r: (r["kind"], r["qualified_name"]))
 
 

@@ -106,9 +106,9 @@ class CatalogSource:
 
     async def plan(self, pattern: re.Pattern[str] | None) -> list[Group]:
         """Every matching schema with its table names, read once, in name order."""
-        schemas = [s.name for s in await self.reader.list_schemas(pattern)]
+        schemas = await self.reader.list_schemas(pattern)
         if pattern is not None and not schemas:
-            raise NoMatch([s.name for s in await self.reader.list_schemas(None)])
+            raise NoMatch(await self.reader.list_schemas(None))
         await check_schema_usage(self.reader, self._label, schemas)
         listing = await self.reader.tables_by_schema(schemas) if schemas else {}
         return [Group(name=name, items=[t.name for t in listing.get(name, [])]) for name in schemas]

@@ -51,7 +51,6 @@ from sqlalchemy.types import NullType
 from . import records
 from .sql import (
     CatalogReader,
-    SchemaInfo,
     SchemaTables,
     TableRef,
     is_system_schema,
@@ -63,11 +62,6 @@ _KINDS = {"BASE TABLE": "table", "SYSTEM VERSIONED": "table", "VIEW": "view"}
 _FK_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})  # RESTRICT / NO ACTION: the default
 
 _SCHEMAS = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA"
-_COUNTS = """
-SELECT TABLE_SCHEMA, COUNT(*) FROM information_schema.TABLES
-WHERE TABLE_SCHEMA IN ({names}) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW')
-GROUP BY TABLE_SCHEMA
-"""
 _TABLES = """
 SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES
 WHERE TABLE_SCHEMA IN ({names}) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW')
@@ -127,15 +121,11 @@ ORDER BY TABLE_NAME, CONSTRAINT_NAME
 class MySQLCatalogReader(CatalogReader):
     """Same contract as ``CatalogReader``; a handful of bulk queries per batch."""
 
-    async def list_schemas(self, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
-        names = sorted(
+    async def list_schemas(self, pattern: re.Pattern[str] | None) -> list[str]:
+        return sorted(
             name for (name,) in await self._fetch(_SCHEMAS)
             if not is_system_schema("mysql", name) and (pattern is None or pattern.search(name))
         )
-        if not names:
-            return []
-        counts = dict(await self._fetch(_COUNTS.format(names=_marks(names)), *names))
-        return [SchemaInfo(name=name, tables=int(counts.get(name, 0))) for name in names]
 
     async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
         """Every schema of a plan or a slice in one query."""

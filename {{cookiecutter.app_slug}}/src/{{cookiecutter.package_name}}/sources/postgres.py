@@ -36,7 +36,6 @@ from . import records
 from .sql import (
     _PG_KINDS,
     CatalogReader,
-    SchemaInfo,
     SchemaTables,
     TableRef,
     read_groups,
@@ -46,11 +45,8 @@ from .sql import (
 
 # PostgreSQL's own schemas (pg_*, information_schema; sql.SYSTEM_SCHEMAS) are left out here.
 _SCHEMAS = """
-SELECT n.nspname, count(c.oid)
-FROM pg_catalog.pg_namespace n
-LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'
-GROUP BY n.nspname
+SELECT nspname FROM pg_catalog.pg_namespace
+WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'
 """
 
 # Each query is driven by an index, so its cost follows the batch, not the catalog:
@@ -161,14 +157,9 @@ _CHECK = re.compile(r"^CHECK *\((.+)\)( NO INHERIT)?( NOT VALID)?$", re.DOTALL)
 class PostgresCatalogReader(CatalogReader):
     """Same contract as ``CatalogReader``; a handful of bulk queries per batch."""
 
-    async def list_schemas(self, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
-        """One grouped query instead of one table listing per schema."""
-        rows = await self._fetch(_SCHEMAS)
-        return [
-            SchemaInfo(name=name, tables=tables)
-            for name, tables in sorted(rows)
-            if pattern is None or pattern.search(name)
-        ]
+    async def list_schemas(self, pattern: re.Pattern[str] | None) -> list[str]:
+        """One query instead of SQLAlchemy's schema reflection."""
+        return sorted(name for (name,) in await self._fetch(_SCHEMAS) if pattern is None or pattern.search(name))
 
     async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
         """Every schema of a plan or a slice in one query."""

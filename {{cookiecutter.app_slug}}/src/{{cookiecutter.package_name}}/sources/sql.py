@@ -47,12 +47,6 @@ _PG_SCHEMA_COMMENTS = text(
 )
 
 
-@dataclass(frozen=True)
-class SchemaInfo:
-    name: str
-    tables: int
-
-
 @dataclass(frozen=True, order=True)
 class TableRef:
     name: str
@@ -83,8 +77,8 @@ class CatalogReader:
             info = self.engine.dialect.server_version_info
         return ".".join(str(part) for part in info or ())
 
-    async def list_schemas(self, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
-        """User schemas matching ``pattern``, with their table counts, by name."""
+    async def list_schemas(self, pattern: re.Pattern[str] | None) -> list[str]:
+        """Names of the user schemas matching ``pattern``, sorted; ``tables_by_schema`` lists their tables."""
         async with self.engine.connect() as conn:
             return await conn.run_sync(_list_schemas, pattern)
 
@@ -147,14 +141,12 @@ def is_system_schema(dialect: str, name: str) -> bool:
     return name in SYSTEM_SCHEMAS.get(dialect, frozenset())
 
 
-def _list_schemas(conn: Connection, pattern: re.Pattern[str] | None) -> list[SchemaInfo]:
-    insp = inspect(conn)
-    names = sorted(
+def _list_schemas(conn: Connection, pattern: re.Pattern[str] | None) -> list[str]:
+    return sorted(
         name
-        for name in insp.get_schema_names()
+        for name in inspect(conn).get_schema_names()
         if not is_system_schema(conn.dialect.name, name) and (pattern is None or pattern.search(name))
     )
-    return [SchemaInfo(name=name, tables=len(_list_tables(conn, name))) for name in names]
 
 
 def _list_tables(conn: Connection, schema: str) -> list[TableRef]:
