@@ -35,7 +35,7 @@ def test_settings_read_options_then_env_then_secret_files(tmp_path: Path, monkey
     monkeypatch.setenv("BATCH_SIZE", "40")
     settings = Settings.load(slice_size=70)
     assert (settings.task_queue, settings.batch_size, settings.slice_size) == ("from-file", 40, 70)
-    assert Settings.defaults().batch_size == 200  # no environment read
+    assert Settings.defaults().batch_size == 500  # no environment read
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ class ExtractionRequest(BaseModel):
 
     source: str = "default"
     schema_pattern: str | None = None
-    batch_size: int = Field(default=200, ge=1)
+    batch_size: int = Field(default=500, ge=1)
     slice_size: int = Field(default=2000, ge=1)
     max_parallel_slices: int = Field(default=4, ge=1)
     max_parallel_children: int = Field(default=2, ge=1)

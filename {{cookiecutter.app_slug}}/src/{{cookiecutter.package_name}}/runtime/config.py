@@ -47,7 +47,7 @@ class Settings(BaseModel):
     secrets_dir: Path = Field(DEFAULT_SECRETS_DIR, description="folder of secret files (DSNs, passwords, keys)")
     output_url: str = Field("output", min_length=1, description="where this worker writes parts and manifests: "
                             "a path, file:///abs/path, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix")
-    batch_size: int = Field(200, ge=1, description="tables read per batch (one part file and one checkpoint each)")
+    batch_size: int = Field(500, ge=1, description="tables read per batch (one part file and one checkpoint each)")
     slice_size: int = Field(2000, ge=1, description="tables per slice (one activity per slice)")
     max_parallel_slices: int = Field(4, ge=1, description="slice activities running at once per child")
     slices_per_child: int = Field(200, ge=1, le=1000, description="slices per child workflow "
