@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.engine.activities import checked_size, read
 from {{ cookiecutter.package_name }}.engine.models import ExtractionRequest, PlanResult
 from {{ cookiecutter.package_name }}.engine.plan import fingerprint, plan_slices, slice_refs
 from {{ cookiecutter.package_name }}.runtime.config import ConfigError, Settings
+from {{ cookiecutter.package_name }}.runtime.runs import build_request
 from {{ cookiecutter.package_name }}.runtime.secrets import (
     SourceConfigError,
     redact,
@@ -36,6 +37,12 @@ def test_settings_read_options_then_env_then_secret_files(tmp_path: Path, monkey
     settings = Settings.load(slice_size=70)
     assert (settings.task_queue, settings.batch_size, settings.slice_size) == ("from-file", 40, 70)
     assert Settings.defaults().batch_size == 500  # no environment read
+
+
+def test_request_defaults_are_the_settings_defaults() -> None:
+    # The tuning defaults live twice (the settings, the workflow input); a run started without
+    # the CLI, as tests and scripts do, must tune like one the CLI starts.
+    assert build_request(Settings.defaults(), "default", None) == ExtractionRequest()
 
 
 @pytest.mark.parametrize(
