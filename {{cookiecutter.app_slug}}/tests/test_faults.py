@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -50,7 +51,7 @@ pytestmark = pytest.mark.postgresql
 
 # 2,000 tables in 80 batches of 25 and 4 slices of 500, one slice at a time: a kill
 # interrupts exactly one slice, so at most one batch may be read twice.
-LAYOUT = {"batch_size": 25, "slice_size": 500, "max_parallel_slices": 1}
+LAYOUT: dict[str, Any] = {"batch_size": 25, "slice_size": 500, "max_parallel_slices": 1}
 SECRET = f"Pw-{uuid.uuid4().hex}"
 FAST_RETRY = ActivityTuning(heartbeat_timeout_s=2, initial_retry_s=0.2, max_retry_s=1, max_attempts=20)
 

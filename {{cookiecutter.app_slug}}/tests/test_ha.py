@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import TaskQueueType
@@ -53,7 +54,7 @@ from .s3 import S3, moto_server
 
 pytestmark = pytest.mark.postgresql
 
-LAYOUT = {"batch_size": 25, "slice_size": 500}  # 2,000 tables: 4 slices of 20 batches
+LAYOUT: dict[str, Any] = {"batch_size": 25, "slice_size": 500}  # 2,000 tables: 4 slices of 20 batches
 TUNING = ActivityTuning(heartbeat_timeout_s=2, initial_retry_s=0.2, max_retry_s=1, max_attempts=20)
 PREFIX = "extracts"
 RunHandle = WorkflowHandle[ExtractionWorkflow, ExtractionSummary]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -35,8 +38,8 @@ async def history_stats(client: Client, workflow_id: str) -> tuple[int, int]:
     return activities, largest
 
 
-def _payloads(event: object) -> list[object]:
-    found: list[object] = []
+def _payloads(event: HistoryEvent) -> list[Payload]:
+    found: list[Payload] = []
     for attr in ("activity_task_scheduled_event_attributes", "activity_task_completed_event_attributes",
                  "workflow_execution_started_event_attributes", "workflow_execution_completed_event_attributes",
                  "start_child_workflow_execution_initiated_event_attributes",
@@ -81,7 +84,7 @@ async def test_progress_reports_are_batched_so_the_parent_history_stays_small(
     """40 slices: one signal per slice when asked, one per child when batching."""
     url = make_catalog(tmp_path / "wide.db", tables=40)
     every_slice, batched = f"every-{uuid.uuid4().hex}", f"batched-{uuid.uuid4().hex}"
-    common = {"batch_size": 1, "slice_size": 1, "slices_per_child": 20}
+    common: dict[str, Any] = {"batch_size": 1, "slice_size": 1, "slices_per_child": 20}
     await extract(temporal.client, url, tmp_path / "a", state, workflow_id=every_slice,
                   progress_every_seconds=0, **common)
     run = await extract(temporal.client, url, tmp_path / "b", state, workflow_id=batched,

@@ -119,9 +119,9 @@ async def test_sqlite_hostile_catalog(temporal: WorkflowEnvironment, tmp_path: P
     tables = ['a "quoted" name', "a.b", "select", "Ünïcødé テーブル", NFC, NFD, "t", "t ", "wide"]
     path = tmp_path / "hostile.db"
     with sqlite3.connect(path) as conn:
-        columns = pg_ident('col "q"') + ' int, "where" int, "b.c" int'
+        ddl = pg_ident('col "q"') + ' int, "where" int, "b.c" int'
         for table in tables[:-1]:
-            conn.execute(f"CREATE TABLE {pg_ident(table)} ({columns})")
+            conn.execute(f"CREATE TABLE {pg_ident(table)} ({ddl})")
         conn.execute(f"CREATE TABLE wide ({', '.join(f'c{n:04d} int' for n in range(WIDE))})")
         # SQLite's own tables (sqlite_sequence, sqlite_stat1) must not come out as the user's.
         conn.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY AUTOINCREMENT)")

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -34,7 +35,7 @@ from .processes import checkpoints, run_key
 pytestmark = pytest.mark.postgresql
 
 SCHEMAS, PER_SCHEMA = 5, 1000
-LAYOUT = {"batch_size": 50, "slice_size": 500, "max_parallel_slices": 2}
+LAYOUT: dict[str, Any] = {"batch_size": 50, "slice_size": 500, "max_parallel_slices": 2}
 
 
 def qualified(database: str, schema: str, table: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
@@ -38,7 +39,7 @@ from .processes import WorkerProcess, checkpoints, run_key, wait_for_checkpoint
 TOKEN = f"tok-{uuid.uuid4().hex}"
 # 380 records in pages of 10 at 8 requests/s: about 5 s, long enough to kill or cancel mid-way.
 SLOW = "rate=8"
-LAYOUT = {"batch_size": 10}
+LAYOUT: dict[str, Any] = {"batch_size": 10}
 FAST_RETRY = ActivityTuning(heartbeat_timeout_s=2, initial_retry_s=0.2, max_retry_s=1, max_attempts=20)
 
 
