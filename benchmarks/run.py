@@ -13,7 +13,10 @@ One command from a fresh clone (``make bench``). For each size it:
    database server spent on each;
 5. checks that the baseline and the app found every object the generator made,
    and counts what the tap's catalog reports;
-6. records the worker's peak RSS (``VmHWM``) and the machine load.
+6. records the worker's peak RSS (``VmHWM``) and the machine load;
+7. for the two PostgreSQL sizes of ``--scaling`` (20k and 100k), times baseline
+   and app at both sizes again in alternating rounds on one worker, so their
+   ratio compares runs made in the same minutes, not sizes minutes apart.
 
 Results go to ``results.json``, ``results.md`` and ``results.png`` in ``--out``.
 Timings are medians; ratios compare runs made back to back on a shared machine.
@@ -35,6 +38,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -56,6 +60,8 @@ def main() -> int:
     p.add_argument("--meltano-sizes", default="5000",
                    help="PostgreSQL sizes (of --sizes) at which to time Meltano's tap-postgres --discover ('' to skip)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each side per size (median)")
+    p.add_argument("--scaling", default="20000,100000",
+                   help="two PostgreSQL sizes (of --sizes) timed again in alternating rounds ('' to skip)")
     p.add_argument("--pg-dsn", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--mysql-dsn", default=os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
     p.add_argument("--out", type=Path, default=HERE / "results")
@@ -64,23 +70,37 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep seeded databases")
     args = p.parse_args()
     overrides = dict(item.split("=", 1) for item in args.env)
+    scaling = sorted(int(s) for s in args.scaling.split(",") if s.strip())
+    if scaling and (len(set(scaling)) != 2 or not set(scaling) <= {int(s) for s in args.sizes.split(",") if s.strip()}):
+        p.error(f"--scaling needs two different sizes of --sizes ({args.sizes}), got {args.scaling!r}")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     work.mkdir(parents=True, exist_ok=True)
     app = build_app(work)
     meltano_sizes = {int(s) for s in args.meltano_sizes.split(",") if s.strip()}
     tap = build_meltano(work) if meltano_sizes & {int(s) for s in args.sizes.split(",") if s.strip()} else None
     results: dict[str, Any] = {"machine": machine(), "settings": overrides, "runs": []}
+    targets: list[Target] = []
     if tap:
         results["meltano"] = {"package": MELTANO_PIN, "versions": tap_versions(tap)}
-    with temporal_server(app, work) as (address, server_pid):
+    py = str(app / ".venv" / "bin" / "python")
+    with temporal_server(app, work) as (address, server_pid), contextlib.ExitStack() as kept:
         for dialect, sizes in (("postgresql", args.sizes), ("mysql", args.mysql_sizes)):
             for n in (int(s) for s in sizes.split(",") if s.strip()):
                 dsn = args.pg_dsn if dialect == "postgresql" else args.mysql_dsn
                 meltano = tap if dialect == "postgresql" and n in meltano_sizes else None
-                row = bench_size(app, work, address, server_pid, dialect, dsn, n, args.repeat, overrides, args.keep,
-                                 meltano)
+                with contextlib.ExitStack() as drop:
+                    target = seed(py, work, dialect, dsn, n)
+                    if not args.keep:  # a --scaling database is dropped after the alternating rounds
+                        (kept if dialect == "postgresql" and n in scaling else drop).callback(unseed, py, target)
+                    row = bench_size(app, work, address, server_pid, target, args.repeat, overrides, meltano)
                 results["runs"].append(row)
                 print(json.dumps(row), flush=True)
+                if dialect == "postgresql" and n in scaling:
+                    targets.append(target)
+                    if len(targets) == 2:
+                        results["scaling"] = scaling_rounds(app, work, address, targets, args.repeat, overrides)
+                        print(json.dumps(results["scaling"]), flush=True)
+                        kept.close()
     results["machine"]["load_after"] = os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -89,7 +109,7 @@ def main() -> int:
     print(report.markdown(results))
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)  # the rendered app, its venv and the last outputs
-    return 0 if all(r["complete"] for r in results["runs"]) else 1
+    return 0 if all(r["complete"] for r in results["runs"]) and results.get("scaling", {}).get("complete", True) else 1
 
 
 def machine() -> dict[str, Any]:
@@ -199,9 +219,11 @@ def stop(proc: subprocess.Popen[Any]) -> None:
         proc.wait()
 
 
-def app_env(work: Path, address: str, source_dsn: str, overrides: dict[str, str]) -> dict[str, str]:
+def app_env(work: Path, address: str, sources: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+    """Worker and CLI settings; ``sources`` maps a source name (``extract --source``) to its DSN."""
+    dsns = {f"SOURCE_{name.upper()}_DSN": dsn for name, dsn in sources.items()}
     return {**os.environ, "TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": "default",
-            "TASK_QUEUE": f"bench-{os.getpid()}", "SOURCE_BENCH_DSN": source_dsn,
+            "TASK_QUEUE": f"bench-{os.getpid()}", **dsns,
             "STATE_STORE_URL": f"sqlite+aiosqlite:///{work / 'state.db'}", "METRICS_PORT": "0",
             "HEALTH_PORT": str(free_port()), "LOG_LEVEL": "WARNING", **overrides}
 
@@ -307,31 +329,98 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     return elapsed, proc.stdout or ""
 
 
-def bench_size(app: Path, work: Path, address: str, server_pid: int, dialect: str, dsn: str, n: int, repeat: int,
-               overrides: dict[str, str], keep: bool, tap: Path | None = None) -> dict[str, Any]:
-    py = str(app / ".venv" / "bin" / "python")
+@dataclass(frozen=True)
+class Target:
+    """One seeded database, and the baseline and ``extract`` arguments that read it."""
+
+    dialect: str
+    tables: int
+    dsn: str  # the server
+    database: str
+    source: str  # the app's and the baseline's DSN for it
+    expected: dict[str, int]
+    seed_s: float
+    baseline: list[str]
+    extract_args: list[str]
+
+    @property
+    def kind(self) -> str:
+        return "postgres" if self.dialect == "postgresql" else "mysql"
+
+
+def seed(py: str, work: Path, dialect: str, dsn: str, n: int) -> Target:
+    """A fresh ``bench_*`` database of ``n`` tables, made by ``seed.py``."""
     database = f"bench_{'pg' if dialect == 'postgresql' else 'my'}{n}_{os.getpid()}"
     kind = "postgres" if dialect == "postgresql" else "mysql"
     started = time.perf_counter()
     _, out = timed([py, str(HERE / "seed.py"), kind, "--dsn", dsn, "--database", database, "--tables", str(n)])
-    expected = json.loads(out)
     seed_s = time.perf_counter() - started
+    output = str(work / f"baseline-{n}.jsonl")
     if dialect == "postgresql":
         source = dsn.rsplit("/", 1)[0] + f"/{database}"
-        baseline = [py, str(HERE / "baseline_postgres.py"), source, str(work / "baseline.jsonl")]
+        baseline = [py, str(HERE / "baseline_postgres.py"), source, output]
         extract_args = ["--schemas", "^s[0-9]+$"]
     else:
         source = dsn
-        baseline = [py, str(HERE / "baseline_mysql.py"), dsn, f"{database}_", str(work / "baseline.jsonl")]
+        baseline = [py, str(HERE / "baseline_mysql.py"), dsn, f"{database}_", output]
         extract_args = ["--schemas", f"^{database}_"]
+    return Target(dialect, n, dsn, database, source, json.loads(out), round(seed_s, 1), baseline, extract_args)
+
+
+def unseed(py: str, target: Target) -> None:
+    timed([py, str(HERE / "seed.py"), target.kind, "--dsn", target.dsn, "--database", target.database, "--drop"])
+    Path(target.baseline[-1]).unlink(missing_ok=True)  # the baseline's JSON Lines
+
+
+def scaling_rounds(app: Path, work: Path, address: str, targets: list[Target], repeat: int,
+                   overrides: dict[str, str]) -> dict[str, Any]:
+    """Baseline and app at two sizes in alternating rounds, on one fresh worker.
+
+    The per-size runs of one size come minutes after the other's, and a shared
+    machine drifts in between (seen here: the raw read itself 40% slower). Here each
+    round times both sizes back to back, and the ratio is taken within the round.
+    """
+    small, large = sorted(targets, key=lambda t: t.tables)
     output = work / "out"
-    env = {**app_env(work, address, source, overrides), "OUTPUT_URL": str(output)}  # the worker's own setting
-    extract = [str(app / ".venv" / "bin" / APP), "extract", "--source", "bench", *extract_args]
+    env = {**app_env(work, address, {"small": small.source, "large": large.source}, overrides),
+           "OUTPUT_URL": str(output)}
+    times: dict[str, list[float]] = {"baseline_small_s": [], "app_small_s": [], "baseline_large_s": [],
+                                     "app_large_s": []}
+    complete, load_before = True, os.getloadavg()
+    with worker(app, work, env) as proc:
+        for attempt in range(repeat + 1):  # attempt 0 warms the fresh worker at the small size only
+            for name, target in (("small", small), ("large", large))[: 2 if attempt else 1]:
+                b_s, b_out = timed(target.baseline)
+                complete &= baseline_complete(json.loads(b_out), target.expected)
+                shutil.rmtree(output, ignore_errors=True)
+                a_s, _ = timed([str(app / ".venv" / "bin" / APP), "extract", "--source", name,
+                                *target.extract_args], env=env, cwd=work)
+                complete &= app_complete(output, target.expected)
+                if attempt:
+                    times[f"baseline_{name}_s"].append(b_s)
+                    times[f"app_{name}_s"].append(a_s)
+        rss = peak_rss_mb(proc.pid)
+    per_round = {side: [big / little for little, big in zip(times[f"{side}_small_s"], times[f"{side}_large_s"])]
+                 for side in ("app", "baseline")}
+    return {"tables": [small.tables, large.tables], "complete": complete, **times,
+            "app_ratio_per_round": [round(r, 3) for r in per_round["app"]],
+            "baseline_ratio_per_round": [round(r, 3) for r in per_round["baseline"]],
+            "app_ratio_median": round(statistics.median(per_round["app"]), 3),
+            "baseline_ratio_median": round(statistics.median(per_round["baseline"]), 3),
+            "worker_peak_rss_mb": round(rss, 1), "load_before": load_before, "load_after": os.getloadavg()}
+
+
+def bench_size(app: Path, work: Path, address: str, server_pid: int, target: Target, repeat: int,
+               overrides: dict[str, str], tap: Path | None = None) -> dict[str, Any]:
+    dialect, n, expected, baseline = target.dialect, target.tables, target.expected, target.baseline
+    output = work / "out"
+    env = {**app_env(work, address, {"bench": target.source}, overrides), "OUTPUT_URL": str(output)}
+    extract = [str(app / ".venv" / "bin" / APP), "extract", "--source", "bench", *target.extract_args]
     discover: list[str] = []
     catalog = work / "meltano-catalog.json"
     if tap is not None:
         config = work / "meltano-config.json"
-        config.write_text(json.dumps(meltano_config(source, expected["schemas"])))
+        config.write_text(json.dumps(meltano_config(target.source, expected["schemas"])))
         discover = [str(tap), "--config", str(config), "--discover"]
         comments = comment_counts(n)
     base_times: list[float] = []
@@ -340,41 +429,37 @@ def bench_size(app: Path, work: Path, address: str, server_pid: int, dialect: st
     complete, crashes = True, list[str]()
     cpu: dict[str, list[float]] = {"baseline": [], "cli": [], "worker": [], "temporal_server": [], "meltano": []}
     db_cpu: dict[str, list[float | None]] = {"db_server_baseline": [], "db_server_app": [], "db_server_meltano": []}
-    server = (kind, dsn)
+    server = (target.kind, target.dsn)
     load_before = os.getloadavg()
     meltano_found: dict[str, Any] = {}
-    try:
-        with worker(app, work, env) as proc:
-            for attempt in range(repeat + 1):  # attempt 0 warms caches on every side, untimed
-                timing, db = (cpu, db_cpu) if attempt else (None, None)
-                b_s, b_out = timed(baseline, cpu=timing["baseline"] if timing else None, server=server,
-                                   server_cpu=db["db_server_baseline"] if db else None)
-                complete &= baseline_complete(json.loads(b_out), expected)
-                shutil.rmtree(output, ignore_errors=True)
-                worker_before, server_before = cpu_s(proc.pid), cpu_s(server_pid)
-                a_s, _ = timed(extract, env=env, cwd=work, crashes=crashes,
-                               cpu=timing["cli"] if timing else None, server=server,
-                               server_cpu=db["db_server_app"] if db else None)
-                if timing:
-                    timing["worker"].append(cpu_s(proc.pid) - worker_before)
-                    timing["temporal_server"].append(cpu_s(server_pid) - server_before)
-                complete &= app_complete(output, expected)
+    with worker(app, work, env) as proc:
+        for attempt in range(repeat + 1):  # attempt 0 warms caches on every side, untimed
+            timing, db = (cpu, db_cpu) if attempt else (None, None)
+            b_s, b_out = timed(baseline, cpu=timing["baseline"] if timing else None, server=server,
+                               server_cpu=db["db_server_baseline"] if db else None)
+            complete &= baseline_complete(json.loads(b_out), expected)
+            shutil.rmtree(output, ignore_errors=True)
+            worker_before, server_before = cpu_s(proc.pid), cpu_s(server_pid)
+            a_s, _ = timed(extract, env=env, cwd=work, crashes=crashes,
+                           cpu=timing["cli"] if timing else None, server=server,
+                           server_cpu=db["db_server_app"] if db else None)
+            if timing:
+                timing["worker"].append(cpu_s(proc.pid) - worker_before)
+                timing["temporal_server"].append(cpu_s(server_pid) - server_before)
+            complete &= app_complete(output, expected)
+            if discover:
+                m_s, _ = timed(discover, cwd=work, cpu=timing["meltano"] if timing else None, server=server,
+                               server_cpu=db["db_server_meltano"] if db else None, stdout=catalog)
+            if attempt:
+                base_times.append(b_s)
+                app_times.append(a_s)
                 if discover:
-                    m_s, _ = timed(discover, cwd=work, cpu=timing["meltano"] if timing else None, server=server,
-                                   server_cpu=db["db_server_meltano"] if db else None, stdout=catalog)
-                if attempt:
-                    base_times.append(b_s)
-                    app_times.append(a_s)
-                    if discover:
-                        meltano_times.append(m_s)
-            rss = peak_rss_mb(proc.pid)
-        if discover:  # every round discovers the same catalog: read the last one once
-            meltano_found = meltano_completeness(json.loads(catalog.read_text()), expected, comments)
-    finally:
-        if not keep:
-            timed([py, str(HERE / "seed.py"), kind, "--dsn", dsn, "--database", database, "--drop"])
+                    meltano_times.append(m_s)
+        rss = peak_rss_mb(proc.pid)
+    if discover:  # every round discovers the same catalog: read the last one once
+        meltano_found = meltano_completeness(json.loads(catalog.read_text()), expected, comments)
     base, total = statistics.median(base_times), statistics.median(app_times)
-    row = {"dialect": dialect, "tables": n, "expected": expected, "complete": complete, "seed_s": round(seed_s, 1),
+    row = {"dialect": dialect, "tables": n, "expected": expected, "complete": complete, "seed_s": target.seed_s,
            "baseline_s": base_times, "app_s": app_times, "baseline_median_s": round(base, 3),
            "app_median_s": round(total, 3), "ratio": round(total / base, 2),
            "app_tables_per_s": round(n / total, 1), "worker_peak_rss_mb": round(rss, 1),

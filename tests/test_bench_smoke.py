@@ -26,13 +26,13 @@ NOT_GENERATED = ("check_constraints", "sequences", "types")
 def test_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results"
     assert PG and MYSQL
-    run([sys.executable, str(TEMPLATE / "benchmarks" / "run.py"), "--sizes", "200", "--mysql-sizes", "40",
+    run([sys.executable, str(TEMPLATE / "benchmarks" / "run.py"), "--sizes", "200,400", "--scaling", "200,400", "--mysql-sizes", "40",
          "--meltano-sizes", "200", "--repeat", "1", "--pg-dsn", PG, "--mysql-dsn", MYSQL, "--out", str(out),
          "--workdir", str(tmp_path / "work")], cwd=TEMPLATE, timeout=1500)
 
     results = json.loads((out / "results.json").read_text())
     runs = results["runs"]
-    assert [(r["dialect"], r["tables"]) for r in runs] == [("postgresql", 200), ("mysql", 40)]
+    assert [(r["dialect"], r["tables"]) for r in runs] == [("postgresql", 200), ("postgresql", 400), ("mysql", 40)]
     for r in runs:
         assert r["complete"], r
         expected = r["expected"]
@@ -52,11 +52,16 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     assert {k: done["found"][k] for k in ("tables", "views", "columns", "primary_keys", "schemas")} == {
         k: expected[k] for k in ("tables", "views", "columns", "primary_keys", "schemas")}, done
     assert {"foreign_keys", "unique_constraints", "indexes"} <= set(done["not_reported"]), done
-    assert "meltano_s" not in runs[1]
+    assert "meltano_s" not in runs[1] and "meltano_s" not in runs[2]
+    scaling = results["scaling"]  # 200 and 400 again, alternating, on one worker
+    assert scaling["tables"] == [200, 400] and scaling["complete"], scaling
+    assert all(len(scaling[k]) == 1 for k in ("app_small_s", "app_large_s", "baseline_small_s", "baseline_large_s"))
+    assert scaling["app_ratio_median"] == round(scaling["app_large_s"][0] / scaling["app_small_s"][0], 3), scaling
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (out / "results.md").read_text()
     assert "| postgresql | 200 |" in table and "| mysql | 40 |" in table
     assert "## Meltano tap-postgres --discover vs the app" in table and "## Acceptance (issue 15)" in table
+    assert "## PostgreSQL 400 / 200 tables, alternating rounds" in table
 
     # plans_postgres.py, with the app the harness installed: every batch query's plans, from its connection
     python = str(tmp_path / "work" / "catalog-extractor" / ".venv" / "bin" / "python")
