@@ -60,8 +60,8 @@ def main() -> int:
     p.add_argument("--meltano-sizes", default="5000",
                    help="PostgreSQL sizes (of --sizes) at which to time Meltano's tap-postgres --discover ('' to skip)")
     p.add_argument("--repeat", type=int, default=3, help="timed runs of each side per size (median)")
-    p.add_argument("--scaling", default="20000,100000",
-                   help="two PostgreSQL sizes (of --sizes) timed again in alternating rounds ('' to skip)")
+    p.add_argument("--scaling", help="two PostgreSQL sizes (of --sizes) timed again in alternating rounds "
+                   "(default: 20000,100000 when --sizes has both; '' to skip)")
     p.add_argument("--pg-dsn", default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--mysql-dsn", default=os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/"))
     p.add_argument("--out", type=Path, default=HERE / "results")
@@ -70,8 +70,11 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep seeded databases")
     args = p.parse_args()
     overrides = dict(item.split("=", 1) for item in args.env)
-    scaling = sorted(int(s) for s in args.scaling.split(",") if s.strip())
-    if scaling and (len(set(scaling)) != 2 or not set(scaling) <= {int(s) for s in args.sizes.split(",") if s.strip()}):
+    pg_sizes = {int(s) for s in args.sizes.split(",") if s.strip()}
+    scaling = sorted(int(s) for s in (args.scaling or "").split(",") if s.strip())
+    if args.scaling is None:
+        scaling = [20000, 100000] if {20000, 100000} <= pg_sizes else []
+    elif scaling and (len(set(scaling)) != 2 or not set(scaling) <= pg_sizes):
         p.error(f"--scaling needs two different sizes of --sizes ({args.sizes}), got {args.scaling!r}")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     work.mkdir(parents=True, exist_ok=True)
