@@ -80,7 +80,7 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     app = build_app(work)
     meltano_sizes = {int(s) for s in args.meltano_sizes.split(",") if s.strip()}
-    tap = build_meltano(work) if meltano_sizes & {int(s) for s in args.sizes.split(",") if s.strip()} else None
+    tap = build_meltano(work) if meltano_sizes & pg_sizes else None
     results: dict[str, Any] = {"machine": machine(), "settings": overrides, "runs": []}
     targets: list[Target] = []
     if tap:
@@ -348,15 +348,24 @@ class Target:
 
     @property
     def kind(self) -> str:
-        return "postgres" if self.dialect == "postgresql" else "mysql"
+        return server_kind(self.dialect)
+
+    def extract(self, app: Path, source: str) -> list[str]:
+        """The app's ``extract`` of this database, through the worker's source ``source``."""
+        return [str(app / ".venv" / "bin" / APP), "extract", "--source", source, *self.extract_args]
+
+
+def server_kind(dialect: str) -> str:
+    """``seed.py``'s and ``server_cpu_s``'s name for a dialect's server."""
+    return "postgres" if dialect == "postgresql" else "mysql"
 
 
 def seed(py: str, work: Path, dialect: str, dsn: str, n: int) -> Target:
     """A fresh ``bench_*`` database of ``n`` tables, made by ``seed.py``."""
     database = f"bench_{'pg' if dialect == 'postgresql' else 'my'}{n}_{os.getpid()}"
-    kind = "postgres" if dialect == "postgresql" else "mysql"
     started = time.perf_counter()
-    _, out = timed([py, str(HERE / "seed.py"), kind, "--dsn", dsn, "--database", database, "--tables", str(n)])
+    _, out = timed([py, str(HERE / "seed.py"), server_kind(dialect), "--dsn", dsn, "--database", database,
+                    "--tables", str(n)])
     seed_s = time.perf_counter() - started
     output = str(work / f"baseline-{n}.jsonl")
     if dialect == "postgresql":
@@ -396,8 +405,7 @@ def scaling_rounds(app: Path, work: Path, address: str, targets: list[Target], r
                 b_s, b_out = timed(target.baseline)
                 complete &= baseline_complete(json.loads(b_out), target.expected)
                 shutil.rmtree(output, ignore_errors=True)
-                a_s, _ = timed([str(app / ".venv" / "bin" / APP), "extract", "--source", name,
-                                *target.extract_args], env=env, cwd=work)
+                a_s, _ = timed(target.extract(app, name), env=env, cwd=work)
                 complete &= app_complete(output, target.expected)
                 if attempt:
                     times[f"baseline_{name}_s"].append(b_s)
@@ -418,7 +426,7 @@ def bench_size(app: Path, work: Path, address: str, server_pid: int, target: Tar
     dialect, n, expected, baseline = target.dialect, target.tables, target.expected, target.baseline
     output = work / "out"
     env = {**app_env(work, address, {"bench": target.source}, overrides), "OUTPUT_URL": str(output)}
-    extract = [str(app / ".venv" / "bin" / APP), "extract", "--source", "bench", *target.extract_args]
+    extract = target.extract(app, "bench")
     discover: list[str] = []
     catalog = work / "meltano-catalog.json"
     if tap is not None:
