@@ -11,9 +11,9 @@ SERVER_NAME = {"postgresql": "PostgreSQL", "mysql": "MariaDB/MySQL"}
 def markdown(results: dict[str, Any]) -> str:
     runs = results["runs"]
     lines = [
-        "| source | tables | baseline s (median) | app s (median) | app / baseline | app tables/s "
+        "| source | tables | rounds | baseline s (median) | app s (median) | app / baseline | app tables/s "
         "| worker peak RSS MB | time vs previous size | load 1-min before → after | complete |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     previous: dict[str, Any] = {}
     for r in runs:
@@ -21,7 +21,7 @@ def markdown(results: dict[str, Any]) -> str:
         scale = (f"{r['app_median_s'] / prev['app_median_s']:.2f}x for {r['tables'] / prev['tables']:.0f}x tables"
                  if prev else "")
         lines.append(
-            f"| {r['dialect']} | {r['tables']:,} | {r['baseline_median_s']:.2f} | {r['app_median_s']:.2f} "
+            f"| {r['dialect']} | {r['tables']:,} | {len(r['app_s'])} | {r['baseline_median_s']:.2f} | {r['app_median_s']:.2f} "
             f"| {r['ratio']:.2f} | {r['app_tables_per_s']:.0f} | {r['worker_peak_rss_mb']:.0f} | {scale} "
             f"| {r['load_before'][0]:.2f} → {r['load_after'][0]:.2f} | {'yes' if r['complete'] else 'NO'} |"
         )
@@ -54,7 +54,8 @@ def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines += ["", f"{m['cpus']} CPUs; load average before {fmt_load(m['load_before'])}, "
               f"after {fmt_load(m.get('load_after', []))}; started {m['started']}; "
-              f"{len(runs[0]['app_s']) if runs else 0} timed runs per side, medians."]
+              "medians of each size's timed rounds (`rounds`; one untimed warm-up before them), each round "
+              "every side once, back to back."]
     if results.get("settings"):
         lines.append(f"Settings: {results['settings']}")
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results"
     assert PG and MYSQL
     run([sys.executable, str(TEMPLATE / "benchmarks" / "run.py"), "--sizes", "200,400", "--scaling", "200,400",
-         "--mysql-sizes", "40", "--meltano-sizes", "200", "--repeat", "1", "--pg-dsn", PG, "--mysql-dsn", MYSQL,
+         "--mysql-sizes", "40", "--meltano-sizes", "200", "--repeat", "1", "--small-repeat", "2", "--pg-dsn", PG, "--mysql-dsn", MYSQL,
          "--out", str(out), "--workdir", str(tmp_path / "work")], cwd=TEMPLATE, timeout=1500)
 
     results = json.loads((out / "results.json").read_text())
@@ -40,7 +40,7 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         # every entity kind the generator makes is present (it makes no checks, sequences or named types)
         assert min(v for k, v in expected.items() if k not in NOT_GENERATED) > 0, expected
         assert all(expected[k] == 0 for k in NOT_GENERATED), expected
-        assert len(r["app_s"]) == len(r["baseline_s"]) == 1
+        assert len(r["app_s"]) == len(r["baseline_s"]) == 2  # --small-repeat: every size here is small
         assert r["app_median_s"] > 0 and r["baseline_median_s"] > 0 and r["ratio"] > 0
         assert r["worker_peak_rss_mb"] > 0
         cpu = r["cpu_median_s"]  # the servers are local here, so /proc has them
@@ -53,13 +53,13 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
         k: expected[k] for k in ("tables", "views", "columns", "primary_keys", "schemas")}, done
     assert {"foreign_keys", "unique_constraints", "indexes"} <= set(done["not_reported"]), done
     assert "meltano_s" not in runs[1] and "meltano_s" not in runs[2]
-    scaling = results["scaling"]  # 200 and 400 again, alternating, on one worker
+    scaling = results["scaling"]  # 200 and 400 again, alternating, on one worker, --repeat rounds
     assert scaling["tables"] == [200, 400] and scaling["complete"], scaling
     assert all(len(scaling[k]) == 1 for k in ("app_small_s", "app_large_s", "baseline_small_s", "baseline_large_s"))
     assert scaling["app_ratio_median"] == round(scaling["app_large_s"][0] / scaling["app_small_s"][0], 3), scaling
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (out / "results.md").read_text()
-    assert "| postgresql | 200 |" in table and "| mysql | 40 |" in table
+    assert "| postgresql | 200 | 2 |" in table and "| mysql | 40 | 2 |" in table
     assert "## Meltano tap-postgres --discover vs the app" in table and "## Acceptance (issue 15)" in table
     assert "## PostgreSQL 400 / 200 tables, alternating rounds" in table
 
