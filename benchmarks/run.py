@@ -128,7 +128,7 @@ def rounds(tables: int, repeat: int, small_repeat: int) -> int:
     """Timed rounds at one size: more where a round is cheap, since the noise is as large there.
 
     At 5,000 tables the rounds of one run spread by about ±15%, more than the ratio's distance
-    to its target; the median of 7 varies less than the median of 3, at a minute more in all.
+    to its target; the median of 7 varies less than the median of 3, for about 90 s more in all.
     """
     return max(repeat, small_repeat) if tables <= SMALL_TABLES else repeat
 
