@@ -21,8 +21,9 @@ def markdown(results: dict[str, Any]) -> str:
         scale = (f"{r['app_median_s'] / prev['app_median_s']:.2f}x for {r['tables'] / prev['tables']:.0f}x tables"
                  if prev else "")
         lines.append(
-            f"| {r['dialect']} | {r['tables']:,} | {len(r['app_s'])} | {r['baseline_median_s']:.2f} | {r['app_median_s']:.2f} "
-            f"| {r['ratio']:.2f} | {r['app_tables_per_s']:.0f} | {r['worker_peak_rss_mb']:.0f} | {scale} "
+            f"| {r['dialect']} | {r['tables']:,} | {len(r['app_s'])} | {r['baseline_median_s']:.2f} "
+            f"| {r['app_median_s']:.2f} | {r['ratio']:.2f} | {r['app_tables_per_s']:.0f} "
+            f"| {r['worker_peak_rss_mb']:.0f} | {scale} "
             f"| {r['load_before'][0]:.2f} → {r['load_after'][0]:.2f} | {'yes' if r['complete'] else 'NO'} |"
         )
         previous[r["dialect"]] = r

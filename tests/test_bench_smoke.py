@@ -27,8 +27,9 @@ def test_benchmark_smoke(tmp_path: Path) -> None:
     out = tmp_path / "results"
     assert PG and MYSQL
     run([sys.executable, str(TEMPLATE / "benchmarks" / "run.py"), "--sizes", "200,400", "--scaling", "200,400",
-         "--mysql-sizes", "40", "--meltano-sizes", "200", "--repeat", "1", "--small-repeat", "2", "--pg-dsn", PG, "--mysql-dsn", MYSQL,
-         "--out", str(out), "--workdir", str(tmp_path / "work")], cwd=TEMPLATE, timeout=1500)
+         "--mysql-sizes", "40", "--meltano-sizes", "200", "--repeat", "1", "--small-repeat", "2",
+         "--pg-dsn", PG, "--mysql-dsn", MYSQL, "--out", str(out), "--workdir", str(tmp_path / "work")],
+        cwd=TEMPLATE, timeout=1500)
 
     results = json.loads((out / "results.json").read_text())
     runs = results["runs"]
