@@ -78,8 +78,8 @@ def main() -> int:
     if min(args.repeat, args.small_repeat) < 1:
         p.error("--repeat and --small-repeat need at least one timed run")
     overrides = dict(item.split("=", 1) for item in args.env)
-    pg_sizes = {int(s) for s in args.sizes.split(",") if s.strip()}
-    scaling = sorted(int(s) for s in (args.scaling or "").split(",") if s.strip())
+    pg_sizes = set(table_counts(args.sizes))
+    scaling = sorted(table_counts(args.scaling or ""))
     if args.scaling is None:
         scaling = [20000, 100000] if {20000, 100000} <= pg_sizes else []
     elif scaling and (len(set(scaling)) != 2 or not set(scaling) <= pg_sizes):
@@ -87,7 +87,7 @@ def main() -> int:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-"))
     work.mkdir(parents=True, exist_ok=True)
     app = build_app(work)
-    meltano_sizes = {int(s) for s in args.meltano_sizes.split(",") if s.strip()}
+    meltano_sizes = set(table_counts(args.meltano_sizes))
     tap = build_meltano(work) if meltano_sizes & pg_sizes else None
     results: dict[str, Any] = {"machine": machine(), "settings": overrides, "runs": []}
     targets: list[Target] = []
@@ -96,18 +96,19 @@ def main() -> int:
     py = str(app / ".venv" / "bin" / "python")
     with temporal_server(app, work) as (address, server_pid), contextlib.ExitStack() as kept:
         for dialect, sizes in (("postgresql", args.sizes), ("mysql", args.mysql_sizes)):
-            for n in (int(s) for s in sizes.split(",") if s.strip()):
+            for n in table_counts(sizes):
                 dsn = args.pg_dsn if dialect == "postgresql" else args.mysql_dsn
                 meltano = tap if dialect == "postgresql" and n in meltano_sizes else None
+                scaled = dialect == "postgresql" and n in scaling
                 with contextlib.ExitStack() as drop:
                     target = seed(py, work, dialect, dsn, n)
                     if not args.keep:  # a --scaling database is dropped after the alternating rounds
-                        (kept if dialect == "postgresql" and n in scaling else drop).callback(unseed, py, target)
+                        (kept if scaled else drop).callback(unseed, py, target)
                     repeat = rounds(n, args.repeat, args.small_repeat)
                     row = bench_size(app, work, address, server_pid, target, repeat, overrides, meltano)
                 results["runs"].append(row)
                 print(json.dumps(row), flush=True)
-                if dialect == "postgresql" and n in scaling:
+                if scaled:
                     targets.append(target)
                     if len(targets) == 2:
                         results["scaling"] = scaling_rounds(app, work, address, targets, args.repeat, overrides)
@@ -122,6 +123,11 @@ def main() -> int:
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)  # the rendered app, its venv and the last outputs
     return 0 if all(r["complete"] for r in results["runs"]) and results.get("scaling", {}).get("complete", True) else 1
+
+
+def table_counts(text: str) -> list[int]:
+    """``--sizes``-style option text, ``1000,5000``, as table counts in the given order; ``''`` is none."""
+    return [int(s) for s in text.split(",") if s.strip()]
 
 
 def rounds(tables: int, repeat: int, small_repeat: int) -> int:
