@@ -22,12 +22,11 @@ import sys
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from catalog_extractor.sources import postgres
 from catalog_extractor.sources.readers import select_reader
 from catalog_extractor.sources.sql import SchemaTables
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import create_async_engine
 
 QUERIES = {"relations": postgres._RELATIONS, "columns": postgres._COLUMNS,
            "constraints": postgres._CONSTRAINTS, "indexes": postgres._INDEXES}
@@ -54,9 +53,10 @@ async def main(url: str, batch_size: int = 200) -> None:
                                  connect_args={"server_settings": EXPLAIN_EVERYTHING})
     plans: list[tuple[float, dict[str, Any]]] = []  # (duration ms, plan)
 
-    @event.listens_for(engine.sync_engine, "connect")
     def listen(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.driver_connection.add_log_listener(lambda _conn, notice: plans.append(parse(notice.message)))
+
+    event.listen(engine.sync_engine, "connect", listen)
 
     reader = select_reader(engine, "bench")
     schemas = await reader.list_schemas(None)

@@ -20,8 +20,8 @@ import sys
 CATEGORIES = (
     ("idle (waiting in epoll)", ("EpollSelector.select",)),
     ("transform (rows -> records)", ("build_records", "pg_type_name", "mysql_type_name")),
-    ("query (driver I/O + row decoding)", ("_read_ready__data_received", "read_batch", "list_tables", "tables_by_schema",
-                                           "list_schemas", "asyncpg", "aiomysql", "pymysql")),
+    ("query (driver I/O + row decoding)", ("_read_ready__data_received", "read_batch", "list_tables",
+                                           "tables_by_schema", "list_schemas", "asyncpg", "aiomysql", "pymysql")),
     ("write (encode, part files)", ("write_part", "sink.py")),
     ("checkpoint (state store)", ("StateStore", "state.py", "aiosqlite")),
     ("Temporal: workflow tasks", ("_WorkflowWorker", "workflow_sandbox", "_handle_activation",
@@ -43,13 +43,13 @@ def main(path: str) -> None:
     threads: collections.Counter[str] = collections.Counter()
     with open(path) as fh:
         for line in fh:
-            stack, _, count = line.rstrip().rpartition(" ")
+            stack, _, samples = line.rstrip().rpartition(" ")
             if not stack:
                 continue
             thread = stack.split(";", 1)[0]
-            threads[thread] += int(count)
+            threads[thread] += int(samples)
             if "MainThread" in thread:
-                main_thread[categorise(stack)] += int(count)
+                main_thread[categorise(stack)] += int(samples)
     total = sum(main_thread.values())
     busy = total - main_thread["idle (waiting in epoll)"]
     print(f"main thread: {total} samples, {busy} busy")

@@ -5,8 +5,8 @@ machine with Debian's ``chromium``:
 
     .venv/bin/python /path/to/template/benchmarks/report_size.py --tables 20000 [--package catalog_extractor]
 
-``--manifest URL`` measures a real run instead. Otherwise the run is synthetic but real output: ``catalog_model.generate`` (the catalog
-``seed.py`` creates) turned into records by the app's own builders
+``--manifest URL`` measures a real run instead. Otherwise the run is synthetic but real output:
+``catalog_model.generate`` (the catalog ``seed.py`` creates) turned into records by the app's own builders
 (``sources/records.py``) and written by its own sink as parts of 200 tables
 and a manifest, in a temporary folder that is removed afterwards. No database
 is touched. Prints one JSON object.

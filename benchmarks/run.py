@@ -435,7 +435,8 @@ def scaling_rounds(app: Path, work: Path, address: str, targets: list[Target], r
                     times[f"baseline_{name}_s"].append(b_s)
                     times[f"app_{name}_s"].append(a_s)
         rss = peak_rss_mb(proc.pid)
-    per_round = {side: [big / little for little, big in zip(times[f"{side}_small_s"], times[f"{side}_large_s"])]
+    per_round = {side: [big / little for little, big in zip(times[f"{side}_small_s"], times[f"{side}_large_s"],
+                                                            strict=True)]
                  for side in ("app", "baseline")}
     return {"tables": [small.tables, large.tables], "complete": complete, **times,
             "app_ratio_per_round": [round(r, 3) for r in per_round["app"]],
@@ -494,16 +495,18 @@ def bench_size(app: Path, work: Path, address: str, server_pid: int, target: Tar
     if discover:  # every round discovers the same catalog: read the last one once
         meltano_found = meltano_completeness(json.loads(catalog.read_text()), expected, comments)
     base, total = statistics.median(base_times), statistics.median(app_times)
-    row = {"dialect": dialect, "tables": n, "expected": expected, "complete": complete, "seed_s": target.seed_s,
-           "baseline_s": base_times, "app_s": app_times, "baseline_median_s": round(base, 3),
-           "app_median_s": round(total, 3), "ratio": round(total / base, 2),
-           "app_tables_per_s": round(n / total, 1), "worker_peak_rss_mb": round(rss, 1),
-           "load_before": load_before, "load_after": os.getloadavg(), "cli_exit_crashes": crashes,
-           "cpu_median_s": {k: round(statistics.median(v), 2) for k, v in cpu.items() if v}}
+    cpu_medians: dict[str, float | None] = {k: round(statistics.median(v), 2) for k, v in cpu.items() if v}
     for key, values in db_cpu.items():
         if values:  # None when /proc of the server could not be read (remote server, hidepid)
-            row["cpu_median_s"][key] = (None if None in values
-                                        else round(statistics.median(v for v in values if v is not None), 2))
+            read = [v for v in values if v is not None]
+            cpu_medians[key] = None if len(read) < len(values) else round(statistics.median(read), 2)
+    row: dict[str, Any] = {
+        "dialect": dialect, "tables": n, "expected": expected, "complete": complete, "seed_s": target.seed_s,
+        "baseline_s": base_times, "app_s": app_times, "baseline_median_s": round(base, 3),
+        "app_median_s": round(total, 3), "ratio": round(total / base, 2),
+        "app_tables_per_s": round(n / total, 1), "worker_peak_rss_mb": round(rss, 1),
+        "load_before": load_before, "load_after": os.getloadavg(), "cli_exit_crashes": crashes,
+        "cpu_median_s": cpu_medians}
     if meltano_times:
         melt = statistics.median(meltano_times)
         row |= {"meltano_s": meltano_times, "meltano_median_s": round(melt, 3),

@@ -14,6 +14,8 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -66,7 +68,8 @@ async def activity_workers(address: str, namespace: str) -> dict[str, list[str]]
     return {name: sorted(who) for name, who in ran.items()}
 
 
-COMMANDS = {"wait": wait, "pollers": pollers, "activity-workers": activity_workers}
+Command = Callable[..., Coroutine[Any, Any, object]]
+COMMANDS: dict[str, Command] = {"wait": wait, "pollers": pollers, "activity-workers": activity_workers}
 
 if __name__ == "__main__":
     result = asyncio.run(COMMANDS[sys.argv[1]](*sys.argv[2:]))

@@ -366,9 +366,10 @@ def test_egress_follows_the_state_store_and_object_store(
     assert state["ports"] == [{"port": 5432, "protocol": "TCP"}], "stateStore.to narrows the state-store rule"
 
 
-def test_egress_ports_are_parsed_from_the_urls(helm: str, projects: dict[tuple[str, str], Path], tmp_path: Path) -> None:
+def test_egress_ports_are_parsed_from_the_urls(helm: str, projects: dict[tuple[str, str], Path],
+                                               tmp_path: Path) -> None:
     chart = chart_dir(projects[("sqlite", "none")])
-    cases = [
+    cases: list[tuple[dict[str, Any], set[int]]] = [
         ({"stateStore": {"url": "postgresql+asyncpg://extractor@db-1:6432,db-2:6433/state?ssl=require"}},
          {6432, 6433, 443}),
         ({"stateStore": {"url": "postgresql+asyncpg://extractor@db/state"}}, {5432, 443}),
@@ -502,8 +503,9 @@ def test_image_by_digest_option(renderings: dict[tuple[str, str], Rendering], di
 
 
 def test_worker_versioning_option(renderings: dict[tuple[str, str], Rendering], dialect: str) -> None:
-    config = renderings[(dialect, "versioning")].config
-    assert config["TEMPORAL_DEPLOYMENT_NAME"] == renderings[(dialect, "versioning")].one("Deployment")["metadata"]["name"]
+    versioned = renderings[(dialect, "versioning")]
+    config = versioned.config
+    assert config["TEMPORAL_DEPLOYMENT_NAME"] == versioned.one("Deployment")["metadata"]["name"]
     assert config["TEMPORAL_WORKER_BUILD_ID"] == "0.1.0" and config["TEMPORAL_VERSIONING_BEHAVIOR"] == "PINNED"
     assert "TEMPORAL_DEPLOYMENT_NAME" not in renderings[(dialect, "defaults")].config
 
@@ -677,7 +679,8 @@ def deploy_section(project: Path) -> str:
 
 
 def readme_block(deploy: str, lang: str, marker: str) -> str:
-    return next(b for b in re.findall(rf"```{lang}\n(.*?)```", deploy, re.DOTALL) if marker in b)
+    blocks: list[str] = re.findall(rf"```{lang}\n(.*?)```", deploy, re.DOTALL)
+    return next(b for b in blocks if marker in b)
 
 
 @pytest.mark.parametrize("autoscaling", ["none", "keda"])

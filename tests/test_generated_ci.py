@@ -33,7 +33,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ci(project: Path) -> dict[str, Any]:
     text = (project / ".github" / "workflows" / "ci.yml").read_text()
     assert "cookiecutter" not in text
-    parsed: dict[str, Any] = yaml.safe_load(text)
+    parsed: dict[Any, Any] = yaml.safe_load(text)
+    parsed["on"] = parsed.pop(True)  # YAML 1.1 reads the key `on` as a boolean
     return parsed
 
 
@@ -46,7 +47,7 @@ def runs(ci: dict[str, Any], job: str) -> str:
 
 
 def test_triggers_are_push_and_pull_request_never_pull_request_target(ci: dict[str, Any]) -> None:
-    triggers = ci[True]  # YAML 1.1 reads the key `on` as a boolean
+    triggers = ci["on"]
     assert set(triggers) == {"push", "pull_request"}
 
 
@@ -160,7 +161,8 @@ def test_chart_job_lints_renders_and_scans_the_chart(ci: dict[str, Any]) -> None
     script = runs(ci, "chart")
     assert "helm lint --strict" in script and "helm template" in script and "checkov" in script
     assert re.search(r"helm template .* --namespace \S+", script), "checkov fails manifests in the default namespace"
-    assert re.search(r"helm template .* -f \"\$values\"", script), "render the ci/ values: the defaults refuse 3 workers"
+    assert re.search(r"helm template .* -f \"\$values\"", script), \
+        "render the ci/ values: the defaults refuse 3 workers"
     assert "checkov==" in script, "pin the checkov version"
     assert any(s.get("uses", "").startswith("azure/setup-helm@") for s in ci["jobs"]["chart"]["steps"])
 
@@ -175,9 +177,9 @@ def test_chart_job_script_runs_on_the_generated_chart(ci: dict[str, Any], projec
         (bin_dir / stub).chmod(0o755)
     (step,) = [s for s in ci["jobs"]["chart"]["steps"] if "helm lint" in s.get("run", "")]
     runner_temp = tmp_path / "runner"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "RUNNER_TEMP": str(runner_temp)}
     proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=project,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "RUNNER_TEMP": str(runner_temp)})
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert proc.stdout.count("0 chart(s) failed") == 1 + len(list(project.glob("deploy/helm/*/ci/*.yaml")))
     calls = log.read_text()

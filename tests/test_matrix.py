@@ -15,6 +15,7 @@ import os
 import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,7 +34,7 @@ from .helpers import (
 )
 from .matrix import SUPPORTED, UNSUPPORTED, Combo
 
-SPEC = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+SPEC: dict[str, Any] = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 PUBLIC_KEYS = {k for k in SPEC if not k.startswith("_")}
 CHOICES = {k: v for k, v in SPEC.items() if isinstance(v, list) and not k.startswith("_")}
 # Only the MySQL fixtures are dialect-specific: PostgreSQL is also the production state
@@ -44,7 +45,7 @@ DIALECT_FIXTURES = {"mysql": "def mysql_catalog"}
 def chosen(combo: Combo, key: str) -> str:
     """The value a rendering gets for ``key``: the combo's, else cookiecutter.json's default."""
     default = SPEC[key][0] if isinstance(SPEC[key], list) else SPEC[key]
-    return combo.answers.get(key, default)
+    return str(combo.answers.get(key, default))
 
 
 # --- the matrix itself ---------------------------------------------------------------------------
