@@ -16,13 +16,19 @@ export TEMPLATE_TEST_CACHE ?= $(CACHE_HOME)/envs
 export TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_MYSQL_URL ?= mysql://root@127.0.0.1:3306/
 
-.PHONY: test demo bench clean container-test base-image
+.PHONY: test demo bench clean container-test base-image lock
 
-$(BIN)/.installed: requirements-dev.txt
+# The test venv installs the exact pins of requirements-dev.lock; `make lock` re-pins it after
+# an edit of requirements-dev.txt (tests/test_template_lint.py fails until it is re-pinned).
+$(BIN)/.installed: requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.lock
 	touch $@
+
+## Re-pin requirements-dev.lock from requirements-dev.txt (every platform, Python 3.11 and up).
+lock: $(BIN)/.installed
+	$(BIN)/uv pip compile -q --universal --python-version 3.11 requirements-dev.txt -o requirements-dev.lock
 
 ## Run every template test: hooks, renderings, each generated app's lint, types and tests.
 test: $(BIN)/.installed

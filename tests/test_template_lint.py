@@ -42,3 +42,24 @@ def test_mypy_strict_passes_on_every_file_of_the_template() -> None:
     assert int(found.group(1)) == len(own_python()), proc.stdout
 
 
+
+def normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()  # PEP 503
+
+
+def required(text: str) -> set[str]:
+    """The distributions a requirements file names (extras, bounds, markers and comments dropped)."""
+    lines = (line.split("#", 1)[0] for line in text.splitlines())
+    return {normalised(m.group(1)) for line in lines if (m := re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line))}
+
+
+def pinned(lock: str) -> set[str]:
+    return {normalised(m.group(1)) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock, re.MULTILINE)}
+
+
+def test_the_lock_pins_every_dev_requirement() -> None:
+    """``make test`` installs requirements-dev.lock; a requirement added without ``make lock`` would be missing."""
+    wanted = required((ROOT / "requirements-dev.txt").read_text())
+    missing = wanted - pinned((ROOT / "requirements-dev.lock").read_text())
+    assert not missing, f"not pinned in requirements-dev.lock (run `make lock`): {sorted(missing)}"
+    assert {"ruff", "mypy", "pytest", "moto", "types-pyyaml"} <= wanted  # the parser reads names, extras cut
