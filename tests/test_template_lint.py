@@ -2,7 +2,8 @@
 
 ruff and ``mypy --strict`` run with the root ``pyproject.toml``; each test also checks that the
 tool looked at every ``.py`` file of those folders, so a config change cannot quietly narrow it.
-The generated app is linted per rendering (``tests/test_render.py``), not here.
+The test venv installs ``requirements-dev.lock``, which must pin every requirement. The generated
+app is linted per rendering (``tests/test_render.py``), not here.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ def test_mypy_strict_passes_on_every_file_of_the_template() -> None:
     found = re.search(r"no issues found in (\d+) source files", proc.stdout)
     assert found, proc.stdout
     assert int(found.group(1)) == len(own_python()), proc.stdout
-
 
 
 def normalised(name: str) -> str:
