@@ -3,7 +3,7 @@
 ruff and ``mypy --strict`` run with the root ``pyproject.toml``; each test also checks that the
 tool looked at every ``.py`` file of those folders, so a config change cannot quietly narrow it.
 The test venv installs ``requirements-dev.lock``, which must pin every requirement. The generated
-app is linted per rendering (``tests/test_render.py``), not here.
+app is linted per rendering (``tests/test_matrix.py``), not here.
 """
 
 from __future__ import annotations
