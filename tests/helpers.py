@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,17 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: i
             f"--- stdout ---\n{proc.stdout[-8000:]}\n--- stderr ---\n{proc.stderr[-8000:]}"
         )
     return proc.stdout
+
+
+def assert_pytest_passed(out: str) -> None:
+    """``pytest -q`` output ends in a summary with passes and neither failures nor errors.
+
+    Reads the summary line only: a test id may well contain "failed" (``[replay-failed]``), and
+    ``PYTEST_ADDOPTS`` (say ``--durations``) reaches the inner run and prints test ids.
+    """
+    summary = next((line for line in reversed(out.splitlines()) if re.search(r"\b\d+ passed\b", line)), "")
+    assert summary, out
+    assert not re.search(r"\b\d+ (failed|errors?)\b", summary), out
 
 
 def helm_binary() -> str:

@@ -23,6 +23,7 @@ import yaml
 from .helpers import (
     TEMPLATE,
     UV,
+    assert_pytest_passed,
     helm_binary,
     hook_module,
     install,
@@ -215,6 +216,6 @@ def test_full_suite(rendered: tuple[Combo, Path]) -> None:
     # The default rendering's report test must open a real Chromium (.ci/run installs it), not skip.
     browser = {"REQUIRE_BROWSER": "1"} if combo.id == "postgresql-defaults" else None
     out = run([str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider"], cwd=project, env=browser)
-    assert " passed" in out, out
+    assert_pytest_passed(out)
     if os.environ.get("TEST_POSTGRES_URL") and os.environ.get("TEST_MYSQL_URL"):
         assert "PostgreSQL test(s)" not in out and "MySQL/MariaDB test(s)" not in out, out

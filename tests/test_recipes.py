@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from .envs import shared_env
-from .helpers import TEMPLATE, environ, python_for, render, run
+from .helpers import TEMPLATE, assert_pytest_passed, environ, python_for, render, run
 
 RECIPES = TEMPLATE / "{{cookiecutter.app_slug}}" / "recipes"
 PACKAGE = "catalog_extractor"  # the package name the patches were made with
@@ -123,7 +123,7 @@ def test_recipe_patch_applies_and_the_rendering_passes_its_checks(tmp_path: Path
     run([str(env.bin / "mypy"), "--cache-dir", str(env.mypy_cache)], cwd=project, env=variables)
     out = run([str(env.bin / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
               cwd=project, env=variables)
-    assert " passed" in out and " failed" not in out, out
+    assert_pytest_passed(out)
     if os.environ.get("TEST_POSTGRES_URL"):
         assert "PostgreSQL test(s)" not in out, out
     if case.mysql_probe and os.environ.get("TEST_MYSQL_URL"):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import install, render, run
+from .helpers import assert_pytest_passed, install, render, run
 
 ANCHOR = '        self._progress.stage = "planning"\n'
 UNGUARDED = ANCHOR + "        await workflow.sleep(timedelta(seconds=1))\n"
@@ -46,7 +46,7 @@ def test_histories_replay_on_a_rendering_with_other_names(app: tuple[Path, Path]
     project, bin_dir = app
     assert "other-queue" in (project / ".env.example").read_text()
     out = run([str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider", "tests/test_replay.py"], cwd=project)
-    assert " passed" in out and "failed" not in out, out
+    assert_pytest_passed(out)
 
 
 def test_non_deterministic_edit_fails_with_a_clear_message(app: tuple[Path, Path]) -> None:
