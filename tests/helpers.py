@@ -128,14 +128,19 @@ def python_for(version: str) -> str:
     return candidate if Path(candidate).exists() else sys.executable
 
 
-def hook_module(name: str) -> ModuleType:
-    """Import ``hooks/<name>.py`` unrendered: everything but ``rendered_answers()`` is plain Python."""
-    spec = importlib.util.spec_from_file_location(f"hooks_{name}", TEMPLATE / "hooks" / f"{name}.py")
+def load_module(path: Path, name: str) -> ModuleType:
+    """Import the script at ``path`` as module ``name`` (registered: dataclasses look their module up)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def hook_module(name: str) -> ModuleType:
+    """Import ``hooks/<name>.py`` unrendered: everything but ``rendered_answers()`` is plain Python."""
+    return load_module(TEMPLATE / "hooks" / f"{name}.py", f"hooks_{name}")
 
 
 def reject(output_dir: Path, **answers: str) -> str:
